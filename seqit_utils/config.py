@@ -1,0 +1,290 @@
+"""Typed, validated configuration for the three profiles (`params/<profile>.yaml`).
+
+Keys use the upstream names wherever they exist (transformers `TrainingArguments` / trl `SFTConfig`, peft
+`LoraConfig`, transformers `LlamaConfig`), in the spirit of alignment-handbook recipes. Validation is strict: an
+unknown key, a wrong type or a value outside the allowed set raises `ValueError` naming the file, the dotted key and
+what is allowed, before any work starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from seqit_utils.io import write_text
+
+PROFILES = ("smoke", "sample", "paper")
+# Tasks of the built-in suite are checked by `seqit_utils.tasks` itself when the suite is generated.
+
+
+class _Strict(BaseModel):
+    # Unknown keys are errors (a typo must not silently fall back to a default); no type coercion ("3" is not 3).
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class TaskSuiteConfig(_Strict):
+    """Arguments of `seqit_utils.tasks.generate_suite` (DESIGN: the miniature experiment)."""
+
+    n_train_per_task: int = Field(gt=0)
+    n_train_sit: int | None = Field(default=None, gt=0)
+    n_eval_per_split: int = Field(gt=0)
+    sit_intermediate_tasks: list[str]
+    heldout_intermediate_tasks: list[str]
+    tasks: list[str] | None = None
+
+
+class DatasetSpec(_Strict):
+    """One real dataset to export. Resolution: `path` → `$SEQIT_DATA_DIR/<dataset>/<file>` → Hugging Face hub."""
+
+    loader: str
+    path: str | None = None
+    limit: int | None = Field(default=None, gt=0)
+    options: dict[str, str | int] = {}
+
+    @model_validator(mode="after")
+    def _known_loader(self) -> DatasetSpec:
+        from seqit_utils.loaders import LOADERS
+
+        if self.loader not in LOADERS:
+            raise ValueError(f"unknown loader {self.loader!r}; allowed values: {', '.join(sorted(LOADERS))}")
+        return self
+
+
+class DataConfig(_Strict):
+    """What the data stage (`notebooks/00_data.ipynb`) builds."""
+
+    data_dir: str | None = None  # overrides $SEQIT_DATA_DIR when set
+    task_suite: TaskSuiteConfig | None = None
+    datasets: dict[str, DatasetSpec] = {}
+
+
+class TinyModelConfig(_Strict):
+    """A Llama-architecture model built from config (transformers `LlamaConfig` names); smoke/sample only."""
+
+    hidden_size: int = Field(gt=0)
+    num_hidden_layers: int = Field(gt=0)
+    num_attention_heads: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0)
+    max_position_embeddings: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)  # size of the tokenizer trained locally on the profile's data
+
+
+class BaseModelSpec(_Strict):
+    name_or_path: str  # hub id, local directory, or "tiny" (build `model.tiny` from config)
+    prompt_template: Literal["alpaca", "tulu", "chat"]
+
+
+class ModelConfig(_Strict):
+    base: str  # key of `base_models`
+    base_models: dict[str, BaseModelSpec]
+    tiny: TinyModelConfig | None = None
+
+    @model_validator(mode="after")
+    def _base_exists(self) -> ModelConfig:
+        _check_choice("base", self.base, self.base_models)
+        if self.base_models[self.base].name_or_path == "tiny" and self.tiny is None:
+            raise ValueError("base model 'tiny' needs a `model.tiny` section (hidden_size, num_hidden_layers, ...)")
+        return self
+
+
+class LoraParams(_Strict):
+    """peft `LoraConfig` names."""
+
+    r: int = Field(gt=0)
+    lora_alpha: int = Field(gt=0)
+    lora_dropout: float = Field(ge=0, lt=1)
+    target_modules: list[str]
+
+
+class TrainSetup(_Strict):
+    """One training recipe; the fields after `lora` are transformers `TrainingArguments` / trl `SFTConfig` names."""
+
+    method: Literal["lora", "qlora", "full"]
+    backend: Literal["auto", "unsloth", "peft", "full"] = "auto"
+    lora: LoraParams | None = None
+    learning_rate: float = Field(gt=0)
+    num_train_epochs: float = Field(gt=0)
+    max_steps: int = -1  # > 0 overrides num_train_epochs (transformers semantics)
+    per_device_train_batch_size: int = Field(gt=0)
+    gradient_accumulation_steps: int = Field(default=1, gt=0)
+    warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
+    lr_scheduler_type: Literal["linear", "cosine", "constant", "constant_with_warmup", "warmup_stable_decay"]
+    lr_scheduler_kwargs: dict[str, float] = {}
+    weight_decay: float = Field(default=0.0, ge=0)
+    optim: Literal["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit"] = "adamw_torch"
+    max_length: int = Field(gt=0)
+    bf16: bool = False
+    load_best_model_at_end: bool = False  # v1: keep the checkpoint with the best dev cross-entropy
+    completion_only_loss: bool = True  # loss on the response only (§2.1: −log p(ŷ | s))
+
+    @model_validator(mode="after")
+    def _lora_needs_params(self) -> TrainSetup:
+        if self.method in ("lora", "qlora") and self.lora is None:
+            raise ValueError(f"method {self.method!r} needs a `lora` section (r, lora_alpha, lora_dropout, ...)")
+        return self
+
+
+class TrainConfig(_Strict):
+    setup: str  # key of `setups`
+    setups: dict[str, TrainSetup]
+
+    @model_validator(mode="after")
+    def _setup_exists(self) -> TrainConfig:
+        _check_choice("setup", self.setup, self.setups)
+        return self
+
+
+class Config(_Strict):
+    """A whole profile. `profile` is not a YAML key: it is the file name, and decides `output_dir`."""
+
+    profile: str
+    seed: int
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+
+    @property
+    def output_dir(self) -> Path:
+        """`outputs/<profile>/`, so profiles never clobber each other."""
+        return Path("outputs") / self.profile
+
+    def params(self) -> dict[str, Any]:
+        """The validated parameters as plain data (for provenance)."""
+        return self.model_dump(mode="json")
+
+
+def _check_choice(key: str, value: str, choices: dict[str, Any]) -> None:
+    if value not in choices:
+        raise ValueError(f"{key} = {value!r} is not defined; allowed values: {', '.join(sorted(choices)) or '(none)'}")
+
+
+def find_project_root(start: str | Path | None = None) -> Path:
+    """The nearest directory at or above `start` (default: cwd) holding `params/` and `dvc.yaml`."""
+    here = Path(start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "params").is_dir() and (candidate / "dvc.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"no seqit project (a folder with params/ and dvc.yaml) at or above {here}; "
+        "run from inside the seqit checkout or pass its path"
+    )
+
+
+def params_path(profile: str, root: str | Path | None = None) -> Path:
+    """`params/<profile>.yaml` of the project."""
+    root = find_project_root(root)
+    path = root / "params" / f"{profile}.yaml"
+    if not path.is_file():
+        found = sorted(p.stem for p in (root / "params").glob("*.yaml"))
+        raise ValueError(f"profile = {profile!r} has no file {path}; allowed values: {', '.join(found)}")
+    return path
+
+
+def load_config(profile: str = "smoke", root: str | Path | None = None, path: str | Path | None = None) -> Config:
+    """Read and validate `params/<profile>.yaml` (or an explicit `path`) into a `Config`."""
+    path = Path(path) if path else params_path(profile, root)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+    if "profile" in raw:
+        raise ValueError(f"{path}: 'profile' is not a key; the profile is the file name ({path.stem})")
+    return validate(raw | {"profile": profile}, source=str(path))
+
+
+def validate(raw: dict[str, Any], source: str = "<params>") -> Config:
+    """Validate a parsed params mapping; errors name `source`, the dotted key and what is allowed."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        raise ValueError(_explain(err, source)) from None
+
+
+def data_dir(config: Config) -> str | None:
+    """The data folder for loaders: `data.data_dir` if set, else `$SEQIT_DATA_DIR` (None if neither)."""
+    return config.data.data_dir or os.environ.get("SEQIT_DATA_DIR") or None
+
+
+def _explain(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid parameters ({err.error_count()} problem(s)):"]
+    for problem in err.errors():
+        loc = [str(part) for part in problem["loc"]]
+        key = ".".join(loc) or "(top level)"
+        if problem["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            hint = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.5)
+            maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
+            lines.append(f"  - {key}: unknown key{maybe}; allowed keys here: {', '.join(allowed)}")
+        elif problem["type"] == "missing":
+            lines.append(f"  - {key}: required key is missing")
+        else:
+            got = problem.get("input")
+            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"  - {key}: {problem['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def _allowed_keys(loc: list[str]) -> list[str]:
+    """Field names of the model found by walking `loc` from `Config` (dict keys are stepped over)."""
+    annotation: Any = Config
+    steps = list(loc)
+    while steps:
+        annotation = _unwrap(annotation)
+        if typing.get_origin(annotation) is dict:
+            annotation = typing.get_args(annotation)[1]
+            steps.pop(0)
+            continue
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        field = annotation.model_fields.get(steps.pop(0))
+        if field is None:
+            return []
+        annotation = field.annotation
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return sorted(name for name in annotation.model_fields if name != "profile")
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """`X | None` → `X`."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and args:
+        return args[0]
+    return annotation
+
+
+def use_profile(profile: str, root: str | Path | None = None) -> Path:
+    """Validate `params/<profile>.yaml`, then make it the profile `dvc repro` runs (rewrites `params.yaml`).
+
+    `dvc exp run -S profile=...` would do the same edit, but it also deletes the other profiles' outputs from the
+    workspace; this keeps them (outputs/<profile>/ are disjoint).
+    """
+    root = find_project_root(root)
+    load_config(profile, root)
+    path = root / "params.yaml"
+    write_text(
+        path, f"profile: {profile}  # smoke | sample | paper — switch with: python -m seqit_utils.config PROFILE\n"
+    )
+    return path
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        sys.exit("usage: python -m seqit_utils.config PROFILE   (makes `dvc repro` run params/PROFILE.yaml)")
+    try:
+        use_profile(sys.argv[1])
+    except ValueError as err:
+        sys.exit(f"error: {err}")
+    print(f"params.yaml: profile = {sys.argv[1]}; now run `dvc repro` (outputs go to outputs/{sys.argv[1]}/)")

@@ -1,0 +1,102 @@
+"""Profiles validate; bad params fail early with messages naming the file, the key and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seqit_utils.config import PROFILES, find_project_root, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_profile_validates_and_writes_to_its_own_folder(profile):
+    config = load_config(profile, ROOT)
+    assert config.profile == profile
+    assert config.output_dir == Path("outputs") / profile
+
+
+def test_profiles_cover_the_paper_settings():
+    paper = load_config("paper", ROOT)
+    v1, v3 = paper.train.setups["v1_lora"], paper.train.setups["v3_full"]
+    # v1: LoRA on q/k/v, r 8, alpha 16, dropout 0.05, lr 3e-4, global batch 128, 5 epochs, best dev checkpoint
+    assert (v1.method, v1.lora.r, v1.lora.lora_alpha, v1.lora.lora_dropout) == ("lora", 8, 16, 0.05)
+    assert sorted(v1.lora.target_modules) == ["k_proj", "q_proj", "v_proj"]
+    assert (v1.learning_rate, v1.num_train_epochs, v1.load_best_model_at_end) == (3e-4, 5, True)
+    assert v1.per_device_train_batch_size * v1.gradient_accumulation_steps == 128
+    # v3: full fine-tuning, 3 epochs, lr 2e-5, warmup 0.03, linear decay, effective batch 128, max length 2048
+    assert (v3.method, v3.num_train_epochs, v3.learning_rate, v3.warmup_ratio) == ("full", 3, 2e-5, 0.03)
+    assert (v3.lr_scheduler_type, v3.max_length) == ("linear", 2048)
+    assert v3.per_device_train_batch_size * v3.gradient_accumulation_steps == 128
+    templates = {spec.name_or_path: spec.prompt_template for spec in paper.model.base_models.values()}
+    assert templates == {"meta-llama/Meta-Llama-3-8B": "tulu", "mistralai/Mistral-7B-v0.1": "alpaca"}
+    assert load_config("smoke", ROOT).data.datasets == {}
+
+
+def _write_variant(tmp_path: Path, edit) -> Path:
+    raw = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
+    edit(raw)
+    path = tmp_path / "smoke.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _error(tmp_path: Path, edit) -> str:
+    path = _write_variant(tmp_path, edit)
+    with pytest.raises(ValueError) as info:
+        load_config("smoke", path=path)
+    return str(info.value)
+
+
+def test_unknown_key_names_the_key_and_the_allowed_keys(tmp_path):
+    message = _error(tmp_path, lambda raw: raw["train"]["setups"]["tiny_scratch"].update(learning_rte=1e-3))
+    assert str(tmp_path / "smoke.yaml") in message
+    assert "train.setups.tiny_scratch.learning_rte: unknown key" in message
+    assert "did you mean 'learning_rate'" in message
+    assert "per_device_train_batch_size" in message  # the allowed keys are listed
+
+
+def test_unknown_top_level_key(tmp_path):
+    message = _error(tmp_path, lambda raw: raw.update(sed=1))
+    assert "sed: unknown key (did you mean 'seed'?)" in message
+    assert "allowed keys here: data, model, seed, train" in message
+
+
+def test_bad_value_names_the_allowed_values(tmp_path):
+    message = _error(tmp_path, lambda raw: raw["model"]["base_models"]["tiny"].update(prompt_template="vicuna"))
+    assert "model.base_models.tiny.prompt_template" in message
+    assert "'alpaca', 'tulu' or 'chat'" in message and "'vicuna'" in message
+
+
+def test_wrong_type_is_not_coerced(tmp_path):
+    message = _error(tmp_path, lambda raw: raw.update(seed="0"))
+    assert "seed: Input should be a valid integer" in message
+
+
+def test_dangling_choice_lists_defined_setups(tmp_path):
+    message = _error(tmp_path, lambda raw: raw["train"].update(setup="v9"))
+    assert "setup = 'v9' is not defined; allowed values: tiny_scratch" in message
+
+
+def test_unknown_loader_lists_the_loaders(tmp_path):
+    message = _error(tmp_path, lambda raw: raw["data"].update(datasets={"x": {"loader": "squad"}}))
+    assert "data.datasets.x" in message and "unknown loader 'squad'" in message and "xquad" in message
+
+
+def test_lora_method_requires_lora_section(tmp_path):
+    message = _error(tmp_path, lambda raw: raw["train"]["setups"]["tiny_scratch"].update(method="lora"))
+    assert "needs a `lora` section" in message
+
+
+def test_unknown_profile_lists_available_profiles():
+    with pytest.raises(ValueError, match="allowed values: paper, sample, smoke"):
+        load_config("papr", ROOT)
+
+
+def test_project_root_is_found_from_a_subfolder():
+    assert find_project_root(ROOT / "notebooks") == ROOT
+    with pytest.raises(FileNotFoundError, match="no seqit project"):
+        find_project_root(Path("/"))
