@@ -78,7 +78,7 @@ class TinyModelConfig(_Strict):
 
 class BaseModelSpec(_Strict):
     name_or_path: str  # hub id, local directory, or "tiny" (build `model.tiny` from config)
-    prompt_template: Literal["alpaca", "tulu", "chat"]
+    prompt_template: Literal["alpaca", "alpaca_short", "tulu", "chat"]
 
 
 class ModelConfig(_Strict):

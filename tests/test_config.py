@@ -68,7 +68,7 @@ def test_unknown_top_level_key(tmp_path):
 def test_bad_value_names_the_allowed_values(tmp_path):
     message = _error(tmp_path, lambda raw: raw["model"]["base_models"]["tiny"].update(prompt_template="vicuna"))
     assert "model.base_models.tiny.prompt_template" in message
-    assert "'alpaca', 'tulu' or 'chat'" in message and "'vicuna'" in message
+    assert "'alpaca', 'alpaca_short', 'tulu' or 'chat'" in message and "'vicuna'" in message
 
 
 def test_wrong_type_is_not_coerced(tmp_path):

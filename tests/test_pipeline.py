@@ -1,5 +1,6 @@
 """End to end: `dvc repro` of the smoke profile in a fresh copy of the project, offline; a second run skips
-everything; switching profile (`python -m seqit_utils.config sample && dvc repro`) writes under outputs/sample/ only."""
+everything; switching profile (`python -m seqit_utils.config sample && dvc repro`) writes only under outputs/sample/.
+"""
 
 from __future__ import annotations
 

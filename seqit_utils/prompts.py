@@ -1,0 +1,57 @@
+"""Prompt formats for training and generation: Alpaca (Mistral, §4), Tulu (Llama-3, §4), the tokenizer's own chat
+template, and `alpaca_short` (the Alpaca layout without its preamble, for the tiny from-scratch models, where the
+preamble would triple the sequence length and carry no information).
+
+A record's prompt is everything the model is given; its completion is the response followed by EOS. Training puts
+the loss on the completion only (§2.1: −log p(ŷ | s)).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TEMPLATES = ("alpaca", "alpaca_short", "tulu", "chat")
+
+# Stanford Alpaca's template (tatsu-lab/stanford_alpaca, train.py), with and without an input.
+_ALPACA_INPUT = (
+    "Below is an instruction that describes a task, paired with an input that provides further context. "
+    "Write a response that appropriately completes the request.\n\n"
+    "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"
+)
+_ALPACA_NO_INPUT = (
+    "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n"
+    "### Instruction:\n{instruction}\n\n### Response:\n"
+)
+_SHORT_INPUT = "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"
+_SHORT_NO_INPUT = "### Instruction:\n{instruction}\n\n### Response:\n"
+# Tulu (open-instruct) format used for Llama-3 in §4: user turn, then the assistant's answer.
+_TULU = "<|user|>\n{content}\n<|assistant|>\n"
+
+
+def user_message(instruction: str, input: str = "") -> str:
+    """Instruction and input as one user turn (Tulu and chat templates have no separate input field)."""
+    return f"{instruction}\n\n{input}" if input else instruction
+
+
+def format_prompt(instruction: str, input: str = "", template: str = "alpaca", tokenizer: Any = None) -> str:
+    """The prompt text for one instruction (+ optional input); the model continues it with the response."""
+    if template == "alpaca":
+        return (_ALPACA_INPUT if input else _ALPACA_NO_INPUT).format(instruction=instruction, input=input)
+    if template == "alpaca_short":
+        return (_SHORT_INPUT if input else _SHORT_NO_INPUT).format(instruction=instruction, input=input)
+    if template == "tulu":
+        return _TULU.format(content=user_message(instruction, input))
+    if template == "chat":
+        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            raise ValueError("prompt_template 'chat' needs a tokenizer that has a chat template")
+        messages = [{"role": "user", "content": user_message(instruction, input)}]
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    raise ValueError(f"prompt_template = {template!r} is unknown; allowed values: {', '.join(TEMPLATES)}")
+
+
+def to_prompt_completion(record: dict[str, Any], template: str, tokenizer: Any = None) -> dict[str, str]:
+    """An instruction record as the `prompt`/`completion` pair trl trains on (loss on the completion only)."""
+    return {
+        "prompt": format_prompt(record["instruction"], record.get("input", ""), template, tokenizer),
+        "completion": record["output"],
+    }
