@@ -59,3 +59,15 @@ def test_write_metrics_adds_provenance(tmp_path):
     assert prov["packages"]["seqit"] is not None and prov["packages"]["torch"] is not None
     with pytest.raises(ValueError, match="provenance"):
         io.write_metrics(tmp_path / "n.json", {"provenance": 1}, params, seeds=0)
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    import os
+
+    path = io.write_text(tmp_path / "x.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    with io.atomic_dir(tmp_path / "d") as folder:
+        pass
+    assert folder.name.endswith(".tmp") and (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~umask
