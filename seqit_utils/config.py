@@ -114,7 +114,7 @@ class TrainSetup(_Strict):
     max_steps: int = -1  # > 0 overrides num_train_epochs (transformers semantics)
     per_device_train_batch_size: int = Field(gt=0)
     gradient_accumulation_steps: int = Field(default=1, gt=0)
-    warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
+    warmup_steps: float = Field(default=0.0, ge=0)  # < 1: a fraction of the training steps (transformers 5)
     lr_scheduler_type: Literal["linear", "cosine", "constant", "constant_with_warmup", "warmup_stable_decay"]
     lr_scheduler_kwargs: dict[str, float] = {}
     weight_decay: float = Field(default=0.0, ge=0)
@@ -123,6 +123,10 @@ class TrainSetup(_Strict):
     bf16: bool = False
     load_best_model_at_end: bool = False  # v1: keep the checkpoint with the best dev cross-entropy
     completion_only_loss: bool = True  # loss on the response only (§2.1: −log p(ŷ | s))
+    packing: bool = False  # trl bfd packing (padding-free; on CPU/sdpa the per-example mask comes from position_ids)
+    save_steps: int = Field(default=500, gt=0)  # checkpoints, to resume a killed run
+    eval_steps: int | None = Field(default=None, gt=0)  # None → save_steps (only used with a held-out set)
+    logging_steps: int = Field(default=50, gt=0)
 
     @model_validator(mode="after")
     def _lora_needs_params(self) -> TrainSetup:
@@ -141,6 +145,22 @@ class TrainConfig(_Strict):
         return self
 
 
+class GenerationParams(_Strict):
+    """Greedy decoding for evaluation (batched, left padding; see `seqit_utils.generate`)."""
+
+    batch_size: int = Field(gt=0)
+    max_new_tokens: int = Field(gt=0)  # a hard cap: IT models often never emit EOS on unfamiliar prompts
+
+
+class ExperimentConfig(_Strict):
+    """The IT-vs-SIT experiment (§4; DESIGN: the miniature experiment): what to train, compare and how."""
+
+    seeds: list[int] = Field(min_length=1)  # one model per seed and variant; dvc.yaml's matrix lists the same
+    sit_transform: Literal["repeat"] = "repeat"  # §2.2 manual SIT applied to the real training data (sample/paper)
+    follow_threshold: float = Field(ge=0, le=1)  # a step is followed when ROUGE-L(part, gold) ≥ this
+    generation: GenerationParams
+
+
 class Config(_Strict):
     """A whole profile. `profile` is not a YAML key: it is the file name, and decides `output_dir`."""
 
@@ -149,6 +169,7 @@ class Config(_Strict):
     data: DataConfig
     model: ModelConfig
     train: TrainConfig
+    experiment: ExperimentConfig
 
     @property
     def output_dir(self) -> Path:
@@ -266,16 +287,27 @@ def _unwrap(annotation: Any) -> Any:
 def use_profile(profile: str, root: str | Path | None = None) -> Path:
     """Validate `params/<profile>.yaml`, then make it the profile `dvc repro` runs (rewrites `params.yaml`).
 
-    `dvc exp run -S profile=...` would do the same edit, but it also deletes the other profiles' outputs from the
-    workspace; this keeps them (outputs/<profile>/ are disjoint).
+    `params.yaml` holds what dvc.yaml's templating needs before any notebook runs: the profile name and its seeds
+    (the training matrix), copied from the profile so there is one source of truth. `dvc exp run -S profile=...`
+    would edit the same file, but it also deletes the other profiles' outputs from the workspace; this keeps them.
     """
     root = find_project_root(root)
-    load_config(profile, root)
-    path = root / "params.yaml"
-    write_text(
-        path, f"profile: {profile}  # smoke | sample | paper — switch with: python -m seqit_utils.config PROFILE\n"
+    config = load_config(profile, root)
+    seeds = ", ".join(str(seed) for seed in config.experiment.seeds)
+    text = (
+        "# Written by `python -m seqit_utils.config PROFILE` (smoke | sample | paper): the profile `dvc repro` runs\n"
+        f"# and its experiment.seeds, copied from params/{profile}.yaml for dvc.yaml's matrix. Do not edit by hand.\n"
+        f"profile: {profile}\nseeds: [{seeds}]\n"
     )
-    return path
+    return write_text(root / "params.yaml", text)
+
+
+def check_seed(config: Config, seed: int) -> int:
+    """`seed` must be one of the profile's `experiment.seeds` (the DVC matrix is built from them)."""
+    if seed not in config.experiment.seeds:
+        allowed = ", ".join(map(str, config.experiment.seeds))
+        raise ValueError(f"seed = {seed} is not in experiment.seeds of profile {config.profile!r}; allowed: {allowed}")
+    return seed
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ def test_profiles_cover_the_paper_settings():
     assert (v1.learning_rate, v1.num_train_epochs, v1.load_best_model_at_end) == (3e-4, 5, True)
     assert v1.per_device_train_batch_size * v1.gradient_accumulation_steps == 128
     # v3: full fine-tuning, 3 epochs, lr 2e-5, warmup 0.03, linear decay, effective batch 128, max length 2048
-    assert (v3.method, v3.num_train_epochs, v3.learning_rate, v3.warmup_ratio) == ("full", 3, 2e-5, 0.03)
+    assert (v3.method, v3.num_train_epochs, v3.learning_rate, v3.warmup_steps) == ("full", 3, 2e-5, 0.03)
     assert (v3.lr_scheduler_type, v3.max_length) == ("linear", 2048)
     assert v3.per_device_train_batch_size * v3.gradient_accumulation_steps == 128
     templates = {spec.name_or_path: spec.prompt_template for spec in paper.model.base_models.values()}
@@ -62,7 +62,7 @@ def test_unknown_key_names_the_key_and_the_allowed_keys(tmp_path):
 def test_unknown_top_level_key(tmp_path):
     message = _error(tmp_path, lambda raw: raw.update(sed=1))
     assert "sed: unknown key (did you mean 'seed'?)" in message
-    assert "allowed keys here: data, model, seed, train" in message
+    assert "allowed keys here: data, experiment, model, seed, train" in message
 
 
 def test_bad_value_names_the_allowed_values(tmp_path):
@@ -100,3 +100,23 @@ def test_project_root_is_found_from_a_subfolder():
     assert find_project_root(ROOT / "notebooks") == ROOT
     with pytest.raises(FileNotFoundError, match="no seqit project"):
         find_project_root(Path("/"))
+
+
+def test_params_yaml_matches_its_profile():
+    """dvc.yaml's matrix reads seeds from params.yaml; they must equal the profile's experiment.seeds."""
+    current = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert current["seeds"] == load_config(current["profile"], ROOT).experiment.seeds
+
+
+def test_use_profile_rewrites_params_yaml_only_for_valid_profiles(tmp_path):
+    import shutil
+
+    from seqit_utils.config import use_profile
+
+    shutil.copytree(ROOT / "params", tmp_path / "params")
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    use_profile("paper", tmp_path)
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text()) == {"profile": "paper", "seeds": [42]}
+    with pytest.raises(ValueError, match="allowed values"):
+        use_profile("gpu", tmp_path)
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text())["profile"] == "paper"
