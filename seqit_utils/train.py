@@ -53,10 +53,12 @@ def tokenize_records(
     prompts = [format_prompt(r["instruction"], r.get("input", ""), template, tokenizer) for r in records]
     prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
     response_ids = tokenizer([r["output"] for r in records], add_special_tokens=False)["input_ids"]
-    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    bos = tokenizer.bos_token_id
     examples = []
     for head, tail in zip(prompt_ids, response_ids, strict=True):
-        head, tail = bos + head, tail + [tokenizer.eos_token_id]
+        if bos is not None and head[:1] != [bos]:  # a chat template may already write BOS (as in generate.encode)
+            head = [bos, *head]
+        tail = tail + [tokenizer.eos_token_id]
         ids = (head + tail)[:max_length]
         if len(ids) <= len(head):
             continue
