@@ -21,6 +21,18 @@ def shared_data() -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run torch on one thread: the tiny models gain nothing from more, and two OpenMP threads on a busy 2-core
+    machine can run ~50x slower (spinning threads fight over the cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # The Hugging Face hub is unreachable here and tests must never wait on it; DVC must not phone home.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

@@ -30,14 +30,8 @@ CAP = 24  # new tokens: enough for every answer of the suite's short lists
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # A model this small gains nothing from threads, and two OpenMP threads on a busy 2-core machine run ~50x slower.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_thread(one_torch_thread):
+    """Module-wide: the fixtures below train and load models."""
 
 
 @pytest.fixture(scope="module")

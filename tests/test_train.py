@@ -14,13 +14,9 @@ from seqit_utils.config import LoraParams, TrainSetup
 SIZE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two OpenMP threads on a busy 2-core machine can be ~50x slower for a model this small.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+@pytest.fixture(scope="module", autouse=True)
+def _single_thread(one_torch_thread):
+    """Module-wide: the fixtures below build and train models."""
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,97 @@
+"""Experiment plumbing: training/eval sets from the data stage, the shortcut baseline, aggregation and tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seqit_utils import experiment, io, tasks
+from seqit_utils.config import validate
+from seqit_utils.prepare import prepare_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory, shared_data):
+    raw = yaml.safe_load((ROOT / "params" / "sample.yaml").read_text())
+    raw["data"]["task_suite"].update(n_train_per_task=20, n_train_sit=100, n_eval_per_split=10)
+    raw["data"]["data_dir"] = str(shared_data)
+    config = validate(raw | {"profile": "sample"})
+    root = tmp_path_factory.mktemp("run")
+    prepare_data(config, root)
+    return config, root
+
+
+def test_training_sets_merge_suite_and_real_alpaca(sample_run):
+    config, root = sample_run
+    sets = experiment.training_sets(config, root)
+    alpaca = io.read_jsonl(root / "outputs/sample/data/real/alpaca.jsonl")
+    with_input = sum(1 for r in alpaca if r["input"].strip())
+    suite_it = 13 * 20
+    assert len(sets["it"]) == suite_it + len(alpaca)
+    assert len(sets["sit"]) == len(sets["it"]) + 100 + with_input  # + suite chains + one repeat per input record
+    assert sets["sit"][: len(sets["it"])] == sets["it"]  # SIT = IT merged with the sequential records
+    repeats = [r for r in sets["sit"] if r.get("sit") == "repeat"]
+    assert all(r["instruction"].startswith("First repeat the input, then ") for r in repeats)
+
+
+def test_eval_sets_have_gold_steps_and_csqa_repeat(sample_run):
+    config, root = sample_run
+    sets = experiment.eval_sets(config, root)
+    assert set(sets) == {
+        *experiment.SUITE_EVAL_SETS,
+        "csqa_direct",
+        "csqa_repeat",
+        "xquad_de_translate",
+        "xquad_vi_translate",
+    }
+    german = sets["xquad_de_translate"][0]
+    english = io.read_jsonl(sample_run[1] / "outputs/sample/data/real/xquad_en.jsonl")[0]
+    assert german["instruction"].startswith("First, translate the input into English, then answer the question")
+    assert german["steps"] == [
+        {"task": "translate", "output": english["input"]},
+        {"task": "answer", "output": english["output"]},
+    ]
+    assert german["input"] != english["input"] and len(sets["xquad_de_translate"]) == 50
+    repeat = sets["csqa_repeat"][0]
+    assert [s["task"] for s in repeat["steps"]] == ["repeat", "answer"]
+    assert repeat["steps"][0]["output"] == sets["csqa_direct"][0]["input"]
+    assert experiment.gold_steps(sets["csqa_direct"][0]) == [
+        {"task": "answer", "output": sets["csqa_direct"][0]["output"]}
+    ]
+
+
+def test_shortcut_is_right_only_where_skipping_steps_does_not_matter():
+    suite = tasks.generate_suite(seed=0, n_train_per_task=1, n_train_sit=1, n_eval_per_split=50)
+    seen = suite["eval_seq2_seen"]  # "First repeat ..., then X": skipping the repeat changes nothing
+    report = experiment.score(experiment.shortcut_outputs(seen), seen, 0.5)
+    assert report["accuracy"] == 1.0 and report["follow_all"] == 0.0
+    chains = suite["eval_seq3"]
+    chain_report = experiment.score(experiment.shortcut_outputs(chains), chains, 0.5)
+    assert chain_report["accuracy"] < 1.0
+    gold = experiment.score([r["output"] for r in chains], chains, 0.5)
+    assert gold["accuracy"] == gold["follow_all"] == gold["intermediate_exact"] == 1.0
+
+
+def test_aggregate_and_table():
+    def report(follow, acc):
+        return {"follow_all": follow, "accuracy": acc, "intermediate_exact": follow, "n": 10}
+
+    per_seed = {
+        0: {"it": {"x": report(0.0, 0.2)}, "sit": {"x": report(1.0, 0.6)}},
+        1: {"it": {"x": report(0.1, 0.4)}, "sit": {"x": report(0.9, 0.8)}},
+    }
+    summary = experiment.aggregate(per_seed)
+    assert summary["seeds"] == [0, 1]
+    assert summary["x.sit"]["follow_all"] == pytest.approx(0.95) and summary["x.it"]["accuracy"] == pytest.approx(0.3)
+    assert summary["x.sit"]["per_seed"]["1"] == {"follow_all": 0.9, "accuracy": 0.8}
+    table = experiment.results_table(summary, ["it", "sit", "shortcut"], ["x"])
+    assert "| x | 10 | 0.05 | 0.30 | 0.95 | 0.70 | – | – |" in table and "seeds [0, 1]" in table
+
+
+def test_variant_is_checked():
+    with pytest.raises(ValueError, match="allowed values: it, sit"):
+        experiment.check_variant("sft")
