@@ -1,5 +1,8 @@
 """End to end: `dvc repro` of the smoke profile in a fresh copy of the project, offline; a second run skips
 everything; switching profile (`python -m seqit_utils.config sample && dvc repro`) writes only under outputs/sample/.
+
+To keep CI in minutes, the copy's smoke profile is shrunk (fewer records, 40 training steps instead of 2,500): this
+checks that every stage runs and writes what it promises, not the miniature result (see README for that run).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -51,22 +55,45 @@ def project(tmp_path_factory):
         "GIT_COMMITTER_EMAIL": "t@t",
     }
     env.pop("SEQIT_DATA_DIR", None)
+    smoke = yaml.safe_load((dest / "params" / "smoke.yaml").read_text())
+    smoke["data"]["task_suite"].update(n_train_per_task=200, n_train_sit=2600, n_eval_per_split=20)
+    smoke["train"]["setups"]["tiny_scratch"].update(
+        max_steps=40, save_steps=20, lr_scheduler_kwargs={"num_decay_steps": 8}
+    )
+    (dest / "params" / "smoke.yaml").write_text(yaml.safe_dump(smoke, sort_keys=False))
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
         _run(cmd, dest, env)
     return dest, env
 
 
-def test_smoke_repro_builds_the_data_then_skips(project):
+def test_smoke_repro_runs_every_stage_then_skips(project):
     dest, env = project
     dvc = [sys.executable, "-m", "dvc"]
-    _run([*dvc, "repro"], dest, env)
-    metrics = json.loads((dest / "outputs/smoke/metrics/data.json").read_text())
+    first = _run([*dvc, "repro"], dest, env)
+    out = dest / "outputs" / "smoke"
+    metrics = json.loads((out / "metrics/data.json").read_text())
     counts = metrics["records"]
-    assert counts["task_suite/train_it"] > 50_000 and counts["task_suite/eval_seq2_unseen"] == 200
+    assert counts["task_suite/train_it"] == 13 * 200 and counts["task_suite/eval_seq2_unseen"] == 20
     assert metrics["provenance"]["params"]["profile"] == "smoke"
-    assert (dest / "outputs/smoke/notebooks/00_data.ipynb").is_file()
-    lines = (dest / "outputs/smoke/data/task_suite/train_it.jsonl").read_text().splitlines()
+    lines = (out / "data/task_suite/train_it.jsonl").read_text().splitlines()
     assert len(lines) == counts["task_suite/train_it"]
+    sit_data = json.loads((out / "metrics/sit_data.json").read_text())
+    assert sit_data["records"] == {"it": 2600, "sit": 5200}
+    for variant in ("it", "sit"):
+        for seed in (0, 1):
+            trained = json.loads((out / f"metrics/finetune-{variant}-{seed}.json").read_text())
+            assert trained["global_step"] == 40 and trained["provenance"]["seeds"] == [seed]
+            assert (out / f"models/{variant}-{seed}/model.safetensors").is_file()
+            assert (out / f"notebooks/05_finetune-{variant}-{seed}.ipynb").is_file()
+    # the contract of outputs/smoke/metrics/miniature.json: <test_set>.<model> → follow_all, accuracy, n; seeds
+    mini = json.loads((out / "metrics/miniature.json").read_text())
+    assert mini["seeds"] == [0, 1]
+    for test_set in ("single", "two_step_seen", "two_step_unseen", "chain3", "chain4"):
+        for model in ("it", "sit"):
+            cell = mini[f"{test_set}.{model}"]
+            assert cell["n"] == 20 and 0 <= cell["follow_all"] <= 1 and 0 <= cell["accuracy"] <= 1
+    assert "| two_step_seen | 20 |" in (out / "tables/miniature.md").read_text()
+    assert "Running stage 'manual_sit_eval'" in first
 
     second = _run([*dvc, "repro"], dest, env)
     assert "didn't change, skipping" in second and "Running stage" not in second
@@ -78,11 +105,11 @@ def test_switching_profile_writes_its_own_folder(project, shared_data):
     before = {p: p.read_bytes() for p in (dest / "outputs/smoke/data").rglob("*.jsonl")}
     env = {**env, "SEQIT_DATA_DIR": str(shared_data)}
     _run([sys.executable, "-m", "seqit_utils.config", "sample"], dest, env)
-    _run([sys.executable, "-m", "dvc", "repro"], dest, env)
+    _run([sys.executable, "-m", "dvc", "repro", "data"], dest, env)  # training sample models is for the README run
     metrics = json.loads((dest / "outputs/sample/metrics/data.json").read_text())
     assert metrics["records"]["real/xquad_de"] == 50 and metrics["records"]["real/seqeval"] == 100
     assert {p: p.read_bytes() for p in (dest / "outputs/smoke/data").rglob("*.jsonl")} == before
     # an unknown profile is refused before params.yaml changes
     bad = subprocess.run([sys.executable, "-m", "seqit_utils.config", "smoek"], cwd=dest, env=env, capture_output=True)
     assert bad.returncode != 0 and b"allowed values: paper, sample, smoke" in bad.stderr
-    assert (dest / "params.yaml").read_text().startswith("profile: sample")
+    assert yaml.safe_load((dest / "params.yaml").read_text()) == {"profile": "sample", "seeds": [0, 1]}
