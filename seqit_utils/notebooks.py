@@ -7,6 +7,9 @@ IPython's data, runtime and config folders there too.
 
 Command line (what `dvc.yaml` calls):
     python -m seqit_utils.notebooks notebooks/00_data.ipynb outputs/smoke/notebooks/00_data.ipynb -p profile smoke
+
+Cells tagged `report` (a notebook's result tables) have their printed output echoed to the terminal after a
+successful run, so `dvc repro` shows the results, not only where they were written.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 KERNEL_NAME = "seqit"
+REPORT_TAG = "report"
 # Environment variables that decide where Jupyter/IPython/matplotlib write state (defaults are under $HOME).
 _STATE_VARS = {
     "JUPYTER_DATA_DIR": "jupyter-data",
@@ -107,6 +111,20 @@ def run_notebook(
     return output
 
 
+def reported_text(executed: str | Path) -> str:
+    """The printed (stdout) text of the executed notebook's cells tagged `report`, in order."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    return "".join(
+        out.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code" and REPORT_TAG in cell.metadata.get("tags", [])
+        for out in cell.outputs
+        if out.get("output_type") == "stream" and out.get("name") == "stdout"
+    )
+
+
 def _parse_value(text: str) -> Any:
     """papermill's `-p` convention: numbers and booleans as such, anything else as a string."""
     for cast in (int, float):
@@ -127,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     params = {name: _parse_value(value) for name, value in args.parameter}
     out = run_notebook(args.notebook, args.output, params, prepare_only=args.prepare_only)
     print(f"executed {args.notebook} with {params} -> {out}")
+    if not args.prepare_only:
+        print(reported_text(out), end="")
     return 0
 
 

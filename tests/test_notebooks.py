@@ -62,6 +62,7 @@ def test_runner_uses_this_interpreter_and_writes_nothing_into_home(tmp_path):
         cells=[
             nbformat.v4.new_code_cell('profile = "smoke"', metadata={"tags": ["parameters"]}),
             nbformat.v4.new_code_cell("import sys, os\nprint(sys.executable)\nprint(os.getcwd())\nprint(profile)"),
+            nbformat.v4.new_code_cell("print('| a | table |')", metadata={"tags": ["report"]}),
         ]
     )
     source = tmp_path / "probe.ipynb"
@@ -71,8 +72,10 @@ def test_runner_uses_this_interpreter_and_writes_nothing_into_home(tmp_path):
     for var in ("JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
         env.pop(var, None)
     cmd = [sys.executable, "-m", "seqit_utils.notebooks", str(source), str(out), "-p", "profile", "sample"]
-    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300)
-    printed = nbformat.read(out, as_version=4).cells[-1].outputs[0]["text"].split("\n")
+    run = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300)
+    assert run.stdout.endswith("| a | table |\n")  # a cell tagged `report` is echoed to the terminal
+    assert run.stdout.count("| a | table |") == 1
+    printed = nbformat.read(out, as_version=4).cells[-2].outputs[0]["text"].split("\n")
     assert printed[0] == sys.executable  # the kernel is this environment's interpreter
     assert printed[1] == str(ROOT)  # notebooks run from the project root
     assert printed[2] == "sample"  # the parameter was injected
