@@ -42,7 +42,6 @@ def probe_report(outputs: list[str], records: list[dict[str, Any]], threshold: f
     }
 
 
-
 def repeat_sets(sets: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     """The evaluation sets whose first step is a repeat of the input (the probe's "repeat then answer" prompts)."""
     return {

@@ -150,6 +150,22 @@ def _load(model_path: str | Path, setup: TrainSetup, backend: str, seed: int) ->
     return model, tokenizer
 
 
+def _terminal_progress(label: str) -> Any:
+    """A callback printing step and loss at each logging step to the process's own stderr: under papermill/DVC a
+    kernel's stdout lands in the notebook, its stderr in the terminal, so `dvc repro` shows training progress."""
+    import sys
+
+    from transformers import TrainerCallback
+
+    class TerminalProgress(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs and sys.__stderr__ is not None:
+                line = f"[train {label}] step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f}"
+                print(line, file=sys.__stderr__, flush=True)
+
+    return TerminalProgress()
+
+
 def train(
     model_path: str | Path,
     train_records: list[dict[str, Any]],
@@ -186,6 +202,7 @@ def train(
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer
     )
+    trainer.add_callback(_terminal_progress(Path(final_dir or output_dir).name))
     last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
     result = trainer.train(resume_from_checkpoint=last)
     final = trainer.model.merge_and_unload() if setup.method != "full" else trainer.model  # plain loading later

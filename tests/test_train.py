@@ -85,9 +85,11 @@ def test_loss_mask_covers_exactly_the_response_and_eos(base, records):
     assert train.tokenize_records([record], tokenizer, "alpaca_short", max_length=prompt_only) == []
 
 
-def test_full_training_learns_resumes_and_is_seeded(base, records, tmp_path):
+def test_full_training_learns_resumes_and_is_seeded(base, records, tmp_path, capfd):
     first = train.train(base, records, tmp_path / "a", _setup(max_steps=20), template="alpaca_short", seed=1)
     assert first["global_step"] == 20 and first["resumed_from"] is None
+    # progress goes to the real stderr (the terminal under papermill/DVC), once per logging step
+    assert "[train a] step 20/20 loss " in capfd.readouterr().err
     assert first["last_logged_loss"] < first["first_logged_loss"]
     # a killed run restarted with the same output_dir continues from its last checkpoint
     more = train.train(base, records, tmp_path / "a", _setup(max_steps=30), template="alpaca_short", seed=1)
