@@ -113,3 +113,7 @@ def test_switching_profile_writes_its_own_folder(project, shared_data):
     bad = subprocess.run([sys.executable, "-m", "seqit_utils.config", "smoek"], cwd=dest, env=env, capture_output=True)
     assert bad.returncode != 0 and b"allowed values: paper, sample, smoke" in bad.stderr
     assert yaml.safe_load((dest / "params.yaml").read_text()) == {"profile": "sample", "seeds": [0, 1]}
+    # switching back costs nothing: DVC's run cache restores every smoke stage instead of running it again
+    _run([sys.executable, "-m", "seqit_utils.config", "smoke"], dest, env)
+    back = _run([sys.executable, "-m", "dvc", "repro"], dest, env)
+    assert "Running stage" not in back and "is cached - skipping run" in back
