@@ -1,8 +1,8 @@
 """Generation backends on a real tiny model (briefly trained here so that it emits task-like text and EOS).
 
-`transformers serve` cannot run in this environment (it needs the `fastapi`/`uvicorn` serving extra, which the
-project does not install), so `OpenAIGenerator` is tested against a minimal OpenAI-compatible HTTP server at the
-HTTP boundary: the real `openai` client sends real requests to a stdlib server on 127.0.0.1.
+`OpenAIGenerator`'s request shape, input order, concurrency bound and key handling are checked against a minimal
+OpenAI-compatible stdlib server on 127.0.0.1 (the real `openai` client sends real requests); a real
+`transformers serve` endpoint is exercised in tests/test_serve.py.
 """
 
 from __future__ import annotations
