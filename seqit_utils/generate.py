@@ -152,6 +152,17 @@ class HFGenerator:
         return results
 
 
+def api_key(env_name: str, base_url: str) -> str:
+    """The API key from the environment variable `env_name`; "EMPTY" for a loopback server (vLLM, `transformers
+    serve`) when it is unset; otherwise a RuntimeError naming the variable (never a value)."""
+    key = os.environ.get(env_name)
+    if key:
+        return key
+    if urlparse(base_url).hostname not in LOCAL_HOSTS:
+        raise RuntimeError(f"environment variable {env_name} is not set; it must hold the API key for {base_url}")
+    return "EMPTY"
+
+
 class OpenAIGenerator:
     """Completions from an OpenAI-compatible endpoint, `concurrency` requests at a time, in input order.
 
@@ -197,13 +208,7 @@ class OpenAIGenerator:
     def _client(self) -> Any:
         from openai import OpenAI
 
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            if urlparse(self.base_url).hostname not in LOCAL_HOSTS:
-                raise RuntimeError(
-                    f"environment variable {self.api_key_env} is not set; it must hold the API key for {self.base_url}"
-                )
-            key = "EMPTY"
+        key = api_key(self.api_key_env, self.base_url)
         return OpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=self.max_retries)
 
     def _request(self, client: Any, prompt: str) -> str:

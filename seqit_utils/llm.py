@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-import os
 import random
 import sys
 import time
@@ -30,12 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
-from seqit_utils.generate import LOCAL_HOSTS
+from seqit_utils.generate import api_key
 from seqit_utils.llm_cache import ResponseCache, request_key
 
 logger = logging.getLogger(__name__)
@@ -147,16 +145,6 @@ class LLMClient:
             f"sampling={self.sampling!r}, concurrency={self.concurrency}, cache={self.cache!r})"
         )
 
-    def _api_key(self) -> str:
-        key = os.environ.get(self.api_key_env)
-        if key:
-            return key
-        if urlparse(self.base_url).hostname not in LOCAL_HOSTS:
-            raise RuntimeError(
-                f"environment variable {self.api_key_env} is not set; it must hold the API key for {self.base_url}"
-            )
-        return "EMPTY"  # vLLM and `transformers serve` on this machine need no key
-
     def request(self, messages: Messages) -> dict[str, Any]:
         """The request body for one conversation; its hash is the cache key (no key, no URL in it)."""
         if isinstance(messages, str) or not all(isinstance(m, dict) and "role" in m for m in messages):
@@ -216,7 +204,7 @@ class LLMClient:
     ) -> None:
         from openai import AsyncOpenAI
 
-        secret = self._api_key()
+        secret = api_key(self.api_key_env, self.base_url)
         # max_retries=0: our loop retries, so that each request sent is counted and backoff is ours
         client = AsyncOpenAI(base_url=self.base_url, api_key=secret, timeout=self.timeout, max_retries=0)
         slots = asyncio.Semaphore(self.concurrency)
