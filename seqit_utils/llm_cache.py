@@ -49,9 +49,22 @@ class ResponseCache:
         # autocommit mode (isolation_level=None): every statement below is its own committed transaction
         self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        self._db.execute("PRAGMA journal_mode = WAL")
+        self._set_wal(timeout)
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute(SCHEMA)
+
+    def _set_wal(self, timeout: float) -> None:
+        # Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is locked" at once
+        # (no busy handler) when another process is opening the same new file: retry until `timeout`.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def __repr__(self) -> str:
         return f"ResponseCache({str(self.path)!r})"
