@@ -209,6 +209,21 @@ def _fmt(value: Any) -> str:
     return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
+def generate_sets(
+    config: Config, model_dir: str | Path, sets: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[str]]:
+    """Greedy outputs of the model in `model_dir` for every set (one model load; the profile's template and
+    `experiment.generation` settings)."""
+    from seqit_utils.generate import HFGenerator
+
+    gen = config.experiment.generation
+    template = config.model.base_models[config.model.base].prompt_template
+    generator = HFGenerator(model_dir, batch_size=gen.batch_size, max_new_tokens=gen.max_new_tokens, progress=False)
+    return {
+        name: generator.generate(prompts_for(records, template, generator.tokenizer)) for name, records in sets.items()
+    }
+
+
 def evaluate_models(
     config: Config, sets: dict[str, list[dict[str, Any]]], root: str | Path = "."
 ) -> tuple[dict[int, dict[str, dict[str, Any]]], list[dict[str, Any]]]:
@@ -217,22 +232,16 @@ def evaluate_models(
     Returns per-seed reports `{seed: {model: {set: report}}}` (with the task-suite shortcut baseline as model
     "shortcut") and one generation record per (model, seed, set, item).
     """
-    from seqit_utils.generate import HFGenerator
-
-    gen, threshold = config.experiment.generation, config.experiment.follow_threshold
-    template = config.model.base_models[config.model.base].prompt_template
+    threshold = config.experiment.follow_threshold
     per_seed: dict[int, dict[str, dict[str, Any]]] = {}
     generations: list[dict[str, Any]] = []
     for seed in config.experiment.seeds:
         per_seed[seed] = {}
         for variant in VARIANTS:
             model_dir = profile_dir(config, root) / "models" / f"{variant}-{seed}"
-            generator = HFGenerator(
-                model_dir, batch_size=gen.batch_size, max_new_tokens=gen.max_new_tokens, progress=False
-            )
             per_seed[seed][variant] = {}
-            for name, records in sets.items():
-                outputs = generator.generate(prompts_for(records, template, generator.tokenizer))
+            for name, outputs in generate_sets(config, model_dir, sets).items():
+                records = sets[name]
                 per_seed[seed][variant][name] = score(outputs, records, threshold)
                 generations += [
                     {"model": variant, "seed": seed, "set": name, "id": r["id"], "output": o, "gold": r["output"]}

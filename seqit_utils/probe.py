@@ -56,10 +56,7 @@ def repeat_sets(sets: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[st
 
 def run_probe(config: Config, sets: dict[str, list[dict[str, Any]]], root: str | Path = ".") -> dict[str, Any]:
     """Probe the untuned base, IT and SIT models of every seed on the repeat sets; mean over seeds per model/set."""
-    from seqit_utils.generate import HFGenerator
-
-    gen, threshold = config.experiment.generation, config.experiment.follow_threshold
-    template = config.model.base_models[config.model.base].prompt_template
+    threshold = config.experiment.follow_threshold
     reports: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for seed in config.experiment.seeds:
         for model in ("base", *experiment.VARIANTS):
@@ -68,10 +65,8 @@ def run_probe(config: Config, sets: dict[str, list[dict[str, Any]]], root: str |
                 if model == "base"
                 else experiment.profile_dir(config, root) / "models" / f"{model}-{seed}"
             )
-            generator = HFGenerator(path, batch_size=gen.batch_size, max_new_tokens=gen.max_new_tokens, progress=False)
-            for name, records in sets.items():
-                outputs = generator.generate(experiment.prompts_for(records, template, generator.tokenizer))
-                reports.setdefault(name, {}).setdefault(model, []).append(probe_report(outputs, records, threshold))
+            for name, outputs in experiment.generate_sets(config, path, sets).items():
+                reports.setdefault(name, {}).setdefault(model, []).append(probe_report(outputs, sets[name], threshold))
     summary: dict[str, Any] = {"seeds": list(config.experiment.seeds)}
     for name, by_model in reports.items():
         for model, runs in by_model.items():
