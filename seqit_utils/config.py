@@ -161,6 +161,79 @@ class ExperimentConfig(_Strict):
     generation: GenerationParams
 
 
+class EndpointSpec(_Strict):
+    """An OpenAI-compatible chat endpoint for `seqit_utils.llm.LLMClient`: either `base_url` + `model` (OpenAI, vLLM,
+    any server; the key comes from the environment variable `api_key_env`), or `serve`: a model this profile trained
+    (`outputs/<profile>/models/<serve>`), run by `transformers serve` on loopback while the stage runs."""
+
+    base_url: str | None = None
+    model: str | None = None
+    serve: str | None = None  # "<variant>-<seed>", e.g. "sit-0"
+    api_key_env: str = "OPENAI_API_KEY"  # the variable's name; the key itself never goes into params
+    sampling: dict[str, float | int | list[str] | None] = {}  # `seqit_utils.llm.Sampling` fields
+    concurrency: int = Field(default=16, gt=0)
+    timeout: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> EndpointSpec:
+        from seqit_utils.llm import Sampling
+
+        if (self.serve is None) == (self.base_url is None):
+            raise ValueError("give either `serve` (a model of this profile) or `base_url` + `model`, not both")
+        if self.base_url is not None and not self.model:
+            raise ValueError("an endpoint with `base_url` needs `model` (the model name the server expects)")
+        if self.serve is not None and self.model is not None:
+            raise ValueError("`model` is set by `serve` (the served directory); remove `model`")
+        Sampling(**self.sampling)  # unknown or invalid sampling keys fail here, before any request
+        return self
+
+
+class LLMConfig(_Strict):
+    """Endpoints for the LLM calls of notebooks 03 and 04: Seq-Instruct generation (§2.2, SeqEval construction §3)
+    and the judge (App. B.5). Responses are cached in `outputs/<profile>/llm_cache/` (a re-run sends nothing)."""
+
+    endpoints: dict[str, EndpointSpec]
+    generator: str  # key of `endpoints`
+    judge: str  # key of `endpoints`
+
+    @model_validator(mode="after")
+    def _endpoints_exist(self) -> LLMConfig:
+        _check_choice("generator", self.generator, self.endpoints)
+        _check_choice("judge", self.judge, self.endpoints)
+        return self
+
+
+class SeqInstructConfig(_Strict):
+    """Notebook 03: Seq-Instruct over `source` records (§2.2; the paper: Alpaca, 2 iterations)."""
+
+    source: str  # a file of the data stage: "real/<dataset>" or "task_suite/<split>" (under outputs/<profile>/data)
+    limit: int | None = Field(default=None, gt=0)  # first N records (None: all)
+    iterations: int = Field(default=2, gt=0)
+    allowed_options: list[Literal["A", "B", "C", "D"]] = ["A", "B", "C", "D"]
+    recorded_subset: Literal["alpaca", "flancot"] | None = "alpaca"  # authors' recorded outputs to validate parsers
+
+
+class SeqEvalConfig(_Strict):
+    """Notebook 04: SeqEval construction (§3) from `source` and judging of this profile's models on `benchmark`."""
+
+    source: str  # single instructions to construct from (AlpacaEval's 805 in the paper); a data-stage file
+    limit: int | None = Field(default=None, gt=0)
+    iterations: int = Field(default=4, gt=0)
+    ratios: list[float] = [0.1, 0.2, 0.3, 0.4]  # share of items taken from iteration 1..K
+    benchmark: str | None = None  # the published SeqEval as a data-stage file ("real/seqeval"); None: our construction
+    judge_limit: int | None = Field(default=None, gt=0)  # judge the first N benchmark items
+    pairwise: list[str] = ["sit", "it"]  # win rate of the first model against the second, both orders (§3)
+
+    @model_validator(mode="after")
+    def _ratios_match(self) -> SeqEvalConfig:
+        if len(self.ratios) != self.iterations:
+            raise ValueError(f"ratios has {len(self.ratios)} shares for {self.iterations} iterations; give one each")
+        if len(self.pairwise) != 2:
+            raise ValueError("pairwise: give two model variants, e.g. [sit, it]")
+        return self
+
+
 class Config(_Strict):
     """A whole profile. `profile` is not a YAML key: it is the file name, and decides `output_dir`."""
 
@@ -170,6 +243,19 @@ class Config(_Strict):
     model: ModelConfig
     train: TrainConfig
     experiment: ExperimentConfig
+    llm: LLMConfig | None = None
+    seq_instruct: SeqInstructConfig | None = None
+    seqeval: SeqEvalConfig | None = None
+
+    @model_validator(mode="after")
+    def _llm_for_llm_stages(self) -> Config:
+        if (self.seq_instruct or self.seqeval) and self.llm is None:
+            raise ValueError("seq_instruct and seqeval need an `llm` section (endpoints, generator, judge)")
+        trained = [f"{v}-{s}" for v in ("it", "sit") for s in self.experiment.seeds]  # the finetune stage's models
+        for name, spec in (self.llm.endpoints if self.llm else {}).items():
+            if spec.serve is not None and spec.serve not in trained:
+                raise ValueError(f"llm.endpoints.{name}.serve = {spec.serve!r}; allowed values: {', '.join(trained)}")
+        return self
 
     @property
     def output_dir(self) -> Path:

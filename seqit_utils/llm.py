@@ -18,6 +18,7 @@ functions elsewhere (STYLE: distilabel's format_input → client → format_outp
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import logging
 import random
@@ -137,6 +138,7 @@ class LLMClient:
         self.backoff, self.backoff_max, self.progress = backoff, backoff_max, progress
         self.cache = Path(cache) if cache is not None else None
         self.stats = Stats()  # of the last batch
+        self.totals = Stats()  # of every batch of this client
         self._rng = random.Random()  # backoff jitter only: it decides when a request is sent, never what comes back
 
     def __repr__(self) -> str:  # names the variable, never its value
@@ -189,6 +191,9 @@ class LLMClient:
         results = [done[k] for k in keys]
         stats.failures = sum(not r.ok for r in results)
         stats.seconds = time.perf_counter() - start
+        for field in dataclasses.fields(Stats):
+            name = field.name
+            setattr(self.totals, name, getattr(self.totals, name) + getattr(stats, name))
         logger.info(stats.summary())
         if self.progress:
             print(stats.summary(), file=sys.stderr)

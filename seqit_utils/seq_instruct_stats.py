@@ -199,3 +199,23 @@ def table4_by_generator(
         generator: table4_stats({s: by_stage[s] for s in STAGES if s in by_stage}, tokenizer, tokenizer_name=name)
         for generator, by_stage in sorted(stages.items())
     }
+
+
+def table4_markdown(stats_by_source: Mapping[str, dict[str, Any]]) -> str:
+    """Table 4's layout in markdown: per source (generator or run) and iteration, n, average input / instruction /
+    output tokens and the option shares in percent. Takes `{source: table4_stats(...)}`; names the tokenizer(s)."""
+    rows = [
+        "| source | iteration | n | avg input tok | avg instruction tok | avg output tok | A % | B % | C % | D % |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for source, stats in stats_by_source.items():
+        for label, s in stats["iterations"].items():
+            tokens = [_number(s[k]) for k in ("avg_input_tokens", "avg_instruction_tokens", "avg_output_tokens")]
+            shares = [_number(None if v is None else 100 * v) for v in s["option_share"].values()]
+            rows.append(f"| {source} | {label or 'option'} | {s['n']} | " + " | ".join(tokens + shares) + " |")
+    names = sorted({stats["tokenizer"] for stats in stats_by_source.values()})
+    return "\n".join(rows) + f"\n\nTokens: {'; '.join(names)}.\n"
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"

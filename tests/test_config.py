@@ -62,7 +62,7 @@ def test_unknown_key_names_the_key_and_the_allowed_keys(tmp_path):
 def test_unknown_top_level_key(tmp_path):
     message = _error(tmp_path, lambda raw: raw.update(sed=1))
     assert "sed: unknown key (did you mean 'seed'?)" in message
-    assert "allowed keys here: data, experiment, model, seed, train" in message
+    assert "allowed keys here: data, experiment, llm, model, seed, seq_instruct, seqeval, train" in message
 
 
 def test_bad_value_names_the_allowed_values(tmp_path):
@@ -120,3 +120,31 @@ def test_use_profile_rewrites_params_yaml_only_for_valid_profiles(tmp_path):
     with pytest.raises(ValueError, match="allowed values"):
         use_profile("gpu", tmp_path)
     assert yaml.safe_load((tmp_path / "params.yaml").read_text())["profile"] == "paper"
+
+
+def _endpoint(raw, **fields):
+    raw["llm"]["endpoints"]["local"] = fields
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda raw: _endpoint(raw, serve="sit-0", base_url="http://x/v1"), "give either `serve`"),
+        (lambda raw: _endpoint(raw, base_url="https://api.openai.com/v1"), "needs `model`"),
+        (lambda raw: _endpoint(raw, serve="sit-7"), "serve = 'sit-7'; allowed values: it-0, it-1, sit-0, sit-1"),
+        (lambda raw: _endpoint(raw, serve="sit-0", sampling={"temprature": 0.0}), "temprature"),
+        (lambda raw: raw["llm"].update(judge="gpt5"), "judge = 'gpt5' is not defined; allowed values: local"),
+        (lambda raw: raw["seqeval"].update(ratios=[0.5, 0.5]), "ratios has 2 shares for 4 iterations"),
+        (lambda raw: raw["seq_instruct"].update(allowed_options=["A", "E"]), "seq_instruct.allowed_options.1"),
+        (lambda raw: raw.pop("llm"), "need an `llm` section"),
+    ],
+)
+def test_llm_sections_are_checked_before_any_request(tmp_path, edit, expected):
+    message = _error(tmp_path, edit)
+    assert expected in message, message
+
+
+def test_an_api_key_cannot_be_written_into_params(tmp_path):
+    message = _error(tmp_path, lambda raw: _endpoint(raw, serve="sit-0", api_key="sk-secret"))
+    assert "llm.endpoints.local.api_key: unknown key (did you mean 'api_key_env'?)" in message
+    assert "sk-secret" not in message

@@ -187,6 +187,18 @@ def test_rerun_with_the_cache_sends_nothing_and_the_key_ignores_url_and_api_key(
     assert len(server.log) == 17
 
 
+def test_totals_add_up_every_batch_of_a_client(server, tmp_path):
+    client = LLMClient(server.url, "tiny", cache=tmp_path / "c.sqlite", **FAST)
+    client.complete(chats(["a", "b", "c"]))
+    first = client.stats
+    client.complete(chats(["a", "d"]))
+    assert (client.stats.items, client.stats.requests, client.stats.cache_hits) == (2, 1, 1)
+    totals = client.totals
+    assert (totals.items, totals.requests, totals.cache_hits, totals.failures) == (5, 4, 1, 0)
+    assert totals.completion_tokens == first.completion_tokens + client.stats.completion_tokens > 0
+    assert totals.seconds == pytest.approx(first.seconds + client.stats.seconds)
+
+
 def test_identical_requests_in_one_batch_are_sent_once(server):
     client = LLMClient(server.url, "tiny", **FAST)
     results = client.complete(chats(["same", "other", "same", "same"]))

@@ -18,6 +18,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SEQIT_SHARED_DATA") or ROOT.parent / "shared" / "data")
+CANARY = "sk-canary-4f1d0c9e-never-write-me"
 pytestmark = pytest.mark.slow
 
 
@@ -55,11 +57,15 @@ def project(tmp_path_factory):
         "GIT_COMMITTER_EMAIL": "t@t",
     }
     env.pop("SEQIT_DATA_DIR", None)
+    if (SHARED / "MANIFEST.md").is_file():  # stage 03 then also checks its parsers on the authors' recorded replies
+        env["SEQIT_DATA_DIR"] = str(SHARED)  # (the smoke data stage reads no real data either way)
+    env["OPENAI_API_KEY"] = CANARY  # sent to the local server as the bearer token: must not be written anywhere
     smoke = yaml.safe_load((dest / "params" / "smoke.yaml").read_text())
     smoke["data"]["task_suite"].update(n_train_per_task=200, n_train_sit=2600, n_eval_per_split=20)
     smoke["train"]["setups"]["tiny_scratch"].update(
         max_steps=40, save_steps=20, lr_scheduler_kwargs={"num_decay_steps": 8}
     )
+    smoke["seq_instruct"]["limit"], smoke["seqeval"]["limit"] = 8, 8
     (dest / "params" / "smoke.yaml").write_text(yaml.safe_dump(smoke, sort_keys=False))
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
         _run(cmd, dest, env)
@@ -94,10 +100,49 @@ def test_smoke_repro_runs_every_stage_then_skips(project):
             assert cell["n"] == 20 and 0 <= cell["follow_all"] <= 1 and 0 <= cell["accuracy"] <= 1
     assert "| two_step_seen | 20 |" in (out / "tables/miniature.md").read_text()
     assert "Running stage 'manual_sit_eval'" in first
+    _check_llm_stages(out)
 
     second = _run([*dvc, "repro"], dest, env)
     assert "didn't change, skipping" in second and "Running stage" not in second
     assert "up to date" in _run([*dvc, "status"], dest, env)
+    # stage 03 again with its outputs gone: every reply comes from the request cache, no request is sent
+    again = _run([*dvc, "repro", "--force", "--single-item", "seq_instruct"], dest, env)
+    client = json.loads((out / "metrics/seq_instruct.json").read_text())["client"]
+    assert client["requests"] == 0 and client["cache_hits"] == client["items"] > 0, again[-2000:]
+
+
+def _check_llm_stages(out: Path) -> None:
+    """Stages 03 and 04 ran against a real `transformers serve` of the smoke SIT model: every record accounted for,
+    every fallback counted, and the API key nowhere on disk (cache, logs, notebooks, metrics)."""
+    run = json.loads((out / "metrics/seq_instruct.json").read_text())
+    assert [it["n"] for it in run["run"]["iterations"]] == [8, 8]
+    for k in (1, 2):
+        rows = [json.loads(line) for line in (out / f"seq_instruct/iteration_{k}.jsonl").read_text().splitlines()]
+        assert len(rows) == 8 and len({r["source_id"] for r in rows}) == 8 and {r["iteration"] for r in rows} == {k}
+        assert all(r["completions"]["option"] is not None and r["reasons"]["option"] for r in rows)
+    assert run["client"]["requests"] >= 16 and run["client"]["failures"] == 0
+    held = run["run"]["options"]["D"]  # the tiny model's replies rarely parse: each hold has a counted reason
+    assert held == 0 or sum(run["run"]["fallbacks"].values()) + run["run"]["proposed_options"]["D"] >= held
+    agreement = json.loads((out / "metrics/parser_agreement.json").read_text())
+    if (SHARED / "MANIFEST.md").is_file():  # the contract: per recorded generator file
+        assert len(agreement) >= 10
+        for name, cell in agreement.items():
+            assert name.endswith(".jsonl") and cell["n"] > 0 and 0 <= cell["option_agreement"] <= 1, name
+    else:
+        assert "SEQIT_DATA_DIR" in agreement["skipped"]
+    assert "| ours (local) | 1 | 8 |" in (out / "tables/table4.md").read_text()
+    seqeval = json.loads((out / "metrics/seqeval.json").read_text())
+    assert seqeval["benchmark"] == "constructed" and seqeval["n_items"] == 8
+    for variant in ("it", "sit"):
+        for seed in ("0", "1"):
+            cell = seqeval["single"][variant][seed]
+            assert cell["n"] == 8 and cell["n_parsed"] + cell["n_unparseable"] == 8
+    assert set(seqeval["pairwise"]["by_seed"]) == {"0", "1"}
+    verdicts = (out / "generations/seqeval.jsonl").read_text().splitlines()
+    assert len(verdicts) == 2 * 2 * 8
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert CANARY.encode() not in path.read_bytes(), path
 
 
 def test_switching_profile_writes_its_own_folder(project, shared_data):
