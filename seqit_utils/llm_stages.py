@@ -61,7 +61,7 @@ def judge_answers(
     `iteration` (Table 13 / Figure 2), and the both-orders win rate of `seqeval.pairwise[0]` against `[1]`.
     Means over seeds are under `mean`. Every verdict is returned under `verdicts` (for the generations file)."""
     queries = [user_message(r["instruction"], r.get("input") or "") for r in records]
-    groups = [r.get("iteration") for r in records]
+    groups = [None if r.get("iteration") is None else int(r["iteration"]) for r in records]  # published: "4"
     complete = texts(client)
     single, by_iteration, verdicts = {}, {}, []
     for variant, by_seed in answers.items():
@@ -70,9 +70,9 @@ def judge_answers(
             single.setdefault(variant, {})[seed] = judge.summarize(judged)
             by_iteration.setdefault(variant, {})[seed] = judge.summarize_by(judged, groups)
             verdicts += [
-                {"model": variant, "seed": seed, "id": r.get("id"), "iteration": r.get("iteration"), "output": o,
+                {"model": variant, "seed": seed, "id": r.get("id"), "iteration": g, "output": o,
                  "answered": v.answered, "rating": v.rating, "reason": v.reason, "reply": v.reply}
-                for r, o, v in zip(records, outputs, judged, strict=True)
+                for r, g, o, v in zip(records, groups, outputs, judged, strict=True)
             ]  # fmt: skip
     first, second = config.seqeval.pairwise if config.seqeval else experiment.VARIANTS[::-1]
     pairwise = {}

@@ -1,0 +1,80 @@
+"""`seqit_utils.llm_stages`: SeqEval judging aggregates verdicts per model, seed and round, and the pairwise win rate
+over both orders. The judge here is a scripted function at the `complete` boundary (a real `transformers serve`
+judge runs in test_pipeline, where its verdicts are unparseable by design and so cannot check the arithmetic)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from seqit_utils import llm_stages
+from seqit_utils.config import load_config
+from seqit_utils.llm import Result
+
+
+class ScriptedJudge:
+    """Rates "good ..." answers [[Yes, 5]] and others [[No, 2]], except "garbled ..." (no verdict); pairwise it
+    prefers the response that starts with "good" (a tie when both or neither do)."""
+
+    def __init__(self):
+        self.requests = 0
+
+    def complete(self, conversations):
+        self.requests += len(conversations)
+        return [Result(text=self._reply(c[-1]["content"])) for c in conversations]
+
+    @staticmethod
+    def _reply(prompt: str) -> str:
+        if "### Response A" in prompt:
+            a, b = (re.search(rf"### Response {x}\n(.*?)\n\n###", prompt, re.S)[1] for x in "AB")
+            good = (a.startswith("good"), b.startswith("good"))
+            return "Reasoning. " + {(True, False): "[[A]]", (False, True): "[[B]]"}.get(good, "[[tie]]")
+        response = prompt.split("### Response\n", 1)[1]
+        if "garbled" in response:
+            return "I cannot decide."
+        return "[[Yes, 5]]" if "good answer" in response else "[[No, 2]]"
+
+
+@pytest.fixture
+def records():
+    return [
+        {"id": "q0", "instruction": "First list three fruits, then sort them.", "iteration": "1"},
+        {"id": "q1", "instruction": "Translate it, then summarise it.", "input": "Bonjour", "iteration": 2},
+        {"id": "q2", "instruction": "Write a title, then a poem.", "iteration": 2},
+    ]
+
+
+def test_judging_aggregates_per_model_seed_and_round_and_counts_unparseable(records):
+    config = load_config("smoke")
+    answers = {
+        "it": {0: ["bad one", "bad two", "garbled"], 1: ["bad", "bad", "bad"]},
+        "sit": {0: ["good answer 1", "good answer 2", "bad"], 1: ["good answer", "good answer", "good answer"]},
+    }
+    judge = ScriptedJudge()
+    result = llm_stages.judge_answers(config, records, answers, judge)
+    assert judge.requests == 4 * 3 + 2 * 2 * 3  # single verdicts, then both orders per seed
+    it0, sit0 = result["single"]["it"][0], result["single"]["sit"][0]
+    assert (it0["n"], it0["n_parsed"], it0["n_unparseable"], it0["score"], it0["follow_rate"]) == (3, 2, 1, 2, 0)
+    assert (sit0["score"], sit0["follow_rate"]) == (pytest.approx(4.0), pytest.approx(2 / 3))
+    assert result["mean"]["sit"]["score"] == pytest.approx((4.0 + 5.0) / 2)
+    assert result["by_iteration"]["sit"][0][1]["score"] == 5 and result["by_iteration"]["sit"][0][2]["n"] == 2
+    # seed 0: sit wins q0, q1 and ties q2 ("bad" vs "garbled": neither good) -> 2.5/3; seed 1: 3 wins -> 1.0
+    pair = result["pairwise"]
+    assert (pair["model"], pair["reference"]) == ("sit", "it")
+    assert pair["by_seed"][0]["win_rate"] == pytest.approx(2.5 / 3) and pair["by_seed"][1]["win_rate"] == 1.0
+    assert result["mean"]["sit"]["win_rate"] == pytest.approx((2.5 / 3 + 1) / 2)
+    assert "win_rate" not in result["mean"]["it"]
+    assert [v["iteration"] for v in result["verdicts"][:3]] == [1, 2, 2]  # the published "1" becomes 1
+    table = llm_stages.seqeval_table(result)
+    assert "| sit | 6 | 4.50 | 0.83 | 0 | 0.92 vs it |" in table and "| it | 6 | 2.00 | 0.00 | 1 |  |" in table
+
+
+def test_stage_records_names_the_missing_file_and_what_exists(tmp_path):
+    config = load_config("smoke")
+    folder = tmp_path / "outputs" / "smoke" / "data" / "task_suite"
+    folder.mkdir(parents=True)
+    (folder / "eval_single.jsonl").write_text('{"id": "a", "instruction": "x"}\n{"id": "b", "instruction": "y"}\n')
+    assert [r["id"] for r in llm_stages.stage_records(config, "task_suite/eval_single", 1, tmp_path)] == ["a"]
+    with pytest.raises(FileNotFoundError, match=r"real/alpaca.jsonl: no such data file .* wrote: task_suite/eval_"):
+        llm_stages.stage_records(config, "real/alpaca", None, tmp_path)
