@@ -1,0 +1,373 @@
+"""Tests for seqit_utils.scoring on real XQuAD, MGSM, GSM8K and CommonsenseQA records from ../shared/data.
+
+Model outputs are built from the gold answers in the shapes a model produces (IT: the answer alone; SIT: the
+intermediate step, a newline, then the answer); they must score exactly 1, and known-wrong outputs exactly 0.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from seqit_utils import loaders
+from seqit_utils.metrics import normalize_answer
+from seqit_utils.scoring import (
+    csqa_choices,
+    extract_choice,
+    extract_number,
+    score_csqa,
+    score_gsm,
+    score_xquad,
+    xquad_answer,
+    xquad_references,
+)
+
+# shared/data holds XQuAD de el en es ro ru tr vi zh (MANIFEST.md); MGSM has all 11 languages.
+XQUAD_LANGS = ("de", "zh", "vi", "ru", "el")
+
+
+@pytest.fixture(scope="module")
+def xquad_en(shared_data):
+    return loaders.load_xquad(lang="en", data_dir=shared_data)
+
+
+def _perfect(n: int, **overrides) -> dict:
+    """The summary of a perfect XQuAD run of n items, with `overrides`."""
+    return {"n": n, "accuracy": 1.0, "exact_match": 1.0, "f1": 1.0, "followed": 1.0, "no_answer": 0, **overrides}
+
+
+# ---------------------------------------------------------------- XQuAD
+
+
+@pytest.mark.parametrize("lang", XQUAD_LANGS)
+def test_xquad_gold_outputs_score_100(shared_data, xquad_en, lang):
+    records = loaders.load_xquad(lang=lang, data_dir=shared_data)
+    golds = [record["answers"][0] for record in records]
+    questions = xquad_references(records, xquad_en)
+    assert questions[0] == "Who upon arriving gave the original viking settlers a common identity?"
+
+    # SIT shape: the English question, a newline, then the gold answer.
+    sit = [f"{question}\n{gold}" for question, gold in zip(questions, golds, strict=True)]
+    items, summary = score_xquad(sit, records, references=questions)
+    assert summary == _perfect(len(records))
+    assert [item["answer"] for item in items] == golds
+    assert [item["translation"] for item in items] == questions
+
+    # IT shape: the answer alone. Same accuracy; with references it follows nothing, without them it is not measured.
+    _, summary = score_xquad(golds, records, references=questions)
+    assert summary == _perfect(len(records), followed=0.0)
+    _, summary = score_xquad(golds, records)
+    assert summary == _perfect(len(records), followed=None)
+
+
+def test_xquad_whole_input_translation(shared_data, xquad_en):
+    # §4.1.1 training format: the English input ("Passage: …\nQuestion: …"), then the answer: three lines.
+    records = loaders.load_xquad(lang="zh", data_dir=shared_data)
+    inputs = xquad_references(records, xquad_en, part="input")
+    assert inputs[0].startswith("Passage: Before Rollo's arrival") and "\nQuestion: Who upon" in inputs[0]
+    outputs = [f"{text}\n{record['answers'][0]}" for text, record in zip(inputs, records, strict=True)]
+    items, summary = score_xquad(outputs, records, references=inputs)
+    assert summary == _perfect(len(records))
+    assert all(item["translation_rouge"] == 1.0 for item in items)
+
+
+def _unrelated_answer(records: list[dict], i: int) -> str:
+    """The next item's answer sharing no token with item i's and neither containing the other."""
+    gold = normalize_answer(records[i]["answers"][0])
+    for j in [*range(i + 1, len(records)), *range(i)]:
+        other = normalize_answer(records[j]["answers"][0])
+        if other and not set(other.split()) & set(gold.split()) and other not in gold and gold not in other:
+            return records[j]["answers"][0]
+    raise AssertionError(f"no unrelated answer for item {i}")
+
+
+@pytest.mark.parametrize("lang", XQUAD_LANGS)
+def test_xquad_wrong_answers_score_0(shared_data, xquad_en, lang):
+    records = loaders.load_xquad(lang=lang, data_dir=shared_data)
+    questions = xquad_references(records, xquad_en)
+    wrong = [_unrelated_answer(records, i) for i in range(len(records))]
+    outputs = [f"{question}\n{answer}" for question, answer in zip(questions, wrong, strict=True)]
+    items, summary = score_xquad(outputs, records, references=questions)
+    # The translation step is still right: following stays 1 while every answer metric is 0.
+    assert summary == {
+        "n": len(records),
+        "accuracy": 0.0,
+        "exact_match": 0.0,
+        "f1": 0.0,
+        "followed": 1.0,
+        "no_answer": 0,
+    }
+    assert [item["answer"] for item in items] == wrong
+
+
+def test_xquad_answer_extraction_rules():
+    question = "Who upon arriving gave the original viking settlers a common identity?"
+    assert xquad_answer("") == ("", "") and xquad_answer(" \n ", question, "Rollo") == ("", "")
+    assert xquad_answer("Passage: the Normans\nAnswer: Rollo\nHe led them.") == ("", "Rollo")  # first line after it
+    assert xquad_answer("The answer is Rollo.") == ("", "Rollo.")
+    assert xquad_answer(f"{question}\nRollo\n") == ("", "Rollo")  # no reference: the last non-blank line
+    assert xquad_answer(f"{question}\n\nAnswer: Rollo", question, "Rollo") == (question, "Rollo")
+    # Only the translation: the answer part falls back to the last line, which stays in the translation too.
+    assert xquad_answer(question, question, "Rollo") == (question, question)
+    with pytest.raises(ValueError, match="gold"):
+        xquad_answer(question, question, " ")
+
+
+def test_xquad_hand_checked_scores():
+    records = [
+        {"answers": ["1943"]},
+        {"answers": ["Paris", "the city of Paris"]},
+        {"answers": ["诺曼底"]},
+        {"answers": ["Rollo"]},
+        {"answers": ["Rollo"]},
+    ]
+    outputs = ["in 1943", "City of Paris!", "答案是诺曼底。", "It was Rollo, a Viking", ""]
+    items, summary = score_xquad(outputs, records)
+    assert [item["accuracy"] for item in items] == [True, True, True, True, False]  # containment
+    assert [item["exact_match"] for item in items] == [0.0, 1.0, 0.0, 0.0, 0.0]  # max over the gold answers
+    # "in 1943" vs "1943": P = 1/2, R = 1 → 2/3; [it, was, rollo, viking] vs [rollo]: P = 1/4, R = 1 → 0.4.
+    assert [item["f1"] for item in items] == pytest.approx([2 / 3, 1.0, 0.0, 0.4, 0.0])
+    assert items[4]["answer"] is None
+    assert summary["no_answer"] == 1 and summary["n"] == 5 and summary["accuracy"] == pytest.approx(0.8)
+
+
+def test_xquad_following_threshold_is_inclusive():
+    # ROUGE-L("a b e d", "a b c d") = 0.75 (LCS 3 of 4 tokens on each side).
+    records, outputs, refs = [{"answers": ["Rollo"]}], ["a b e d\nRollo"], ["a b c d"]
+    items, _ = score_xquad(outputs, records, references=refs, threshold=0.75)
+    assert items[0]["translation_rouge"] == pytest.approx(0.75) and items[0]["followed"] is True
+    assert items[0]["accuracy"] is True
+    assert score_xquad(outputs, records, references=refs, threshold=0.76)[0][0]["followed"] is False
+    assert score_xquad([""], records, references=refs)[0][0]["followed"] is False
+
+
+def test_xquad_errors(xquad_en):
+    records = [{"answers": ["Rollo"]}]
+    with pytest.raises(ValueError, match="outputs has 2 items but records has 1"):
+        score_xquad(["a", "b"], records)
+    with pytest.raises(ValueError, match="records has 2"):
+        score_xquad(["a"], records, references=["q", "q"])
+    with pytest.raises(ValueError, match="threshold"):
+        score_xquad(["a"], records, threshold=1.5)
+    with pytest.raises(ValueError, match="no English counterpart"):
+        xquad_references([{"id": "nope"}], xquad_en)
+    with pytest.raises(ValueError, match="part='context'"):
+        xquad_references([], xquad_en, part="context")
+
+
+# ---------------------------------------------------------------- MGSM / GSM8K
+
+
+def _grouped(number: int | float, lang: str) -> str:
+    """`number` with thousands separators as the language's MGSM questions write them."""
+    text = f"{number:,}"
+    return text.replace(",", {"de": ".", "es": " ", "fr": " ", "ru": " "}.get(lang, ","))
+
+
+@pytest.mark.parametrize("lang", loaders.MGSM_LANGS)
+def test_mgsm_gold_and_wrong_outputs(shared_data, lang):
+    tests = loaders.load_seqit_eval_mgsm(lang=lang, data_dir=shared_data)
+    tsv = loaders.load_mgsm(lang=lang, data_dir=shared_data)
+    assert [r["answer_number"] for r in tests] == [r["answer_number"] for r in tsv]
+    assert max(r["answer_number"] for r in tests) >= 1000  # the thousands separators are exercised
+    # Native CoT: the language's first exemplar (it ends "… 5 + 6 = 11. <answer phrase> 11.") with 11 → the gold.
+    exemplar = loaders.load_seqit_eval_mgsm(lang=lang, part="examples", data_dir=shared_data)[0]
+    head, eleven, tail = exemplar["output"].rpartition("11")
+    assert eleven and exemplar["answer_number"] == 11
+
+    def native(number):
+        return f"{head}{_grouped(number, lang)}{tail}"
+
+    def english(number):
+        return f"Step-by-Step Answer: 2 + 3 = 5 and 5 x 4 = 20. The answer is {number:,}."
+
+    for records in (tests, tsv):
+        golds = [r["answer_number"] for r in records]
+        for shape in (native, english):
+            items, summary = score_gsm([shape(n) for n in golds], records)
+            assert summary == {"n": 250, "accuracy": 1.0, "no_answer": 0}, shape.__name__
+            assert [item["prediction"] for item in items] == golds
+            _, summary = score_gsm([shape(n + 1) for n in golds], records)
+            assert summary == {"n": 250, "accuracy": 0.0, "no_answer": 0}, shape.__name__
+        # IT shape without CoT: the bare number; another item's (different) answer is wrong.
+        assert score_gsm([str(n) for n in golds], records)[1]["accuracy"] == 1.0
+        others = [next(m for m in golds[i + 1 :] + golds if m != n) for i, n in enumerate(golds)]
+        assert score_gsm([str(m) for m in others], records)[1]["accuracy"] == 0.0
+
+
+def test_gsm8k_gold_and_wrong_outputs(shared_data):
+    records = loaders.load_gsm8k(split="test", data_dir=shared_data)
+    golds = [r["answer_number"] for r in records]
+    assert -10 in golds  # negative answers exist in GSM8K test
+    # The reference solution itself ("… #### 18"), and the IT/CoT shape "The answer is $1,234.".
+    assert score_gsm([r["output"] for r in records], records)[1] == {
+        "n": len(records),
+        "accuracy": 1.0,
+        "no_answer": 0,
+    }
+    dollars = [f"So she makes ${n:,} in total. The answer is ${n:,}." for n in golds]
+    assert score_gsm(dollars, records)[1]["accuracy"] == 1.0
+    wrong = [f"{r['rationale']}\n#### {n + 1}" for r, n in zip(records, golds, strict=True)]
+    assert score_gsm(wrong, records)[1] == {"n": len(records), "accuracy": 0.0, "no_answer": 0}
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("The answer is 1,234.", "en", 1234),
+        ("#### 42", "en", 42),
+        ("It costs $5.50.", "en", 5.5),
+        ("The answer is -$5.", "en", -5),
+        ("The answer is -7", "en", -7),
+        ("It fell to \u22123 degrees.", "en", -3),  # Unicode minus
+        ("5-3=2", "en", 2),  # a hyphen after a digit is subtraction, not a sign
+        ("The range is 5-10 apples.", "en", 10),
+        ("He scored 7 on test B2", "en", 7),  # digits right after a letter are no number
+        ("He had 10 - 3 = 7 left.", "en", 7),
+        ("So 2 + 2 = 4.\n", "en", 4),  # trailing period
+        ("1,234,567.89 apples", "en", 1234567.89),
+        ("The answer is 18.\n\nQuestion: Tom has 5 apples. The answer is 7.", "en", 18),  # first marker wins
+        ("Step-by-Step Answer: Roger has 5 balls. 5 + 6 = 11. The answer is 11.", "en", 11),
+        ("The Answer is: 29", "en", 29),  # the authors' cot-en / trans-cot exemplars
+        ("答えは11です。", "ja", 11),
+        ("Die Antwort ist 1.234.", "de", 1234),
+        ("Die Antwort ist 1.234.", "en", 1.234),
+        ("La réponse est 80 000 $.", "fr", 80000),
+        ("La réponse est 80\u202f000 $.", "fr", 80000),
+        ("La réponse est 80 000 $.", "en", 80),
+        ("దశలవారీగా సమాధానం: 5+6=11. సమాధానం 11.", "te", 11),  # the opening "…సమాధానం:" is no marker
+        ("Ответ — 29.", "ru", 29),
+        ("The answer is five, not 3 + 2.", "en", 3),  # first number after the marker
+        ("", "en", None),
+        ("I do not know.", "en", None),
+        ("The answer is unknown.", "en", None),
+    ],
+)
+def test_extract_number(text, lang, expected):
+    assert extract_number(text, lang=lang) == expected
+
+
+def test_score_gsm_counts_no_answers():
+    records = [{"answer_number": 3}, {"answer_number": 4}, {"answer_number": 5}, {"answer_number": 5}]
+    items, summary = score_gsm(["", "no idea", "The answer is 5.0", "The answer is 5.5"], records)
+    assert summary == {"n": 4, "accuracy": 0.25, "no_answer": 2}  # compared as numbers: 5.0 = 5, 5.5 ≠ 5
+    assert [item["prediction"] for item in items] == [None, None, 5.0, 5.5]
+    with pytest.raises(ValueError, match="outputs has 1 items"):
+        score_gsm(["1"], records)
+
+
+def test_every_mgsm_exemplar_yields_its_answer(shared_data):
+    # The authors' 8 CoT exemplars per language (some te ones trail words after "సమాధానం N.", as in the source).
+    for lang in loaders.MGSM_LANGS:
+        exemplars = loaders.load_seqit_eval_mgsm(lang=lang, part="examples", data_dir=shared_data)
+        items, summary = score_gsm([e["output"] for e in exemplars], exemplars)
+        assert summary == {"n": 8, "accuracy": 1.0, "no_answer": 0}, (lang, items)
+
+
+# ---------------------------------------------------------------- CommonsenseQA
+
+
+@pytest.fixture(scope="module")
+def csqa(shared_data):
+    dev = loaders.load_commonsenseqa(split="dev", data_dir=shared_data)
+    repeat = loaders.load_seqit_eval_test(name="commonsense_qa_repeat", data_dir=shared_data)
+    return dev, repeat
+
+
+def _next_label(label: str) -> str:
+    return "ABCDE"[("ABCDE".index(label) + 1) % 5]
+
+
+def test_csqa_processed_file_matches_dev(csqa):
+    dev, repeat = csqa
+    assert len(dev) == len(repeat) == 916
+    # The authors' file has no choices field: they are parsed from its "Choices:" line and match the original's.
+    assert [csqa_choices(r) for r in repeat] == [csqa_choices(d) for d in dev]
+    assert csqa_choices(dev[0])[2] == ("C", "department store")
+
+
+@pytest.mark.parametrize("which", ["dev", "repeat"])
+def test_csqa_gold_and_wrong_outputs(csqa, which):
+    records = csqa[0] if which == "dev" else csqa[1]
+    golds = [r.get("answer_key") or r["output"] for r in records]
+    texts = [dict(csqa_choices(r))[gold] for r, gold in zip(records, golds, strict=True)]
+    n = len(records)
+    shapes = {
+        "IT letter": golds,
+        "IT label:text": [f"{g}:{t}" for g, t in zip(golds, texts, strict=True)],
+        "IT sentence": [f"The correct choice is ({g})." for g in golds],
+        "SIT repeat then letter": [f"{r['input']}\n{g}" for r, g in zip(records, golds, strict=True)],
+        "SIT repeat then answer": [
+            f"{r['input']}\nAnswer: {g}:{t}" for r, g, t in zip(records, golds, texts, strict=True)
+        ],
+    }
+    for name, outputs in shapes.items():
+        items, summary = score_csqa(outputs, records)
+        assert summary == {"n": n, "accuracy": 1.0, "no_answer": 0}, name
+        assert [item["gold"] for item in items] == golds
+    wrong = [_next_label(g) for g in golds]
+    assert score_csqa(wrong, records)[1] == {"n": n, "accuracy": 0.0, "no_answer": 0}
+    sit_wrong = [f"{r['input']}\n{w}" for r, w in zip(records, wrong, strict=True)]
+    assert score_csqa(sit_wrong, records)[1] == {"n": n, "accuracy": 0.0, "no_answer": 0}
+    # Only repeating the input chooses nothing, although the repeated "Choices:" line holds every label.
+    assert score_csqa([r["input"] for r in records], records)[1] == {"n": n, "accuracy": 0.0, "no_answer": n}
+
+
+def test_csqa_option_text_answers(csqa):
+    dev, _ = csqa
+    texts = [dict(csqa_choices(r))[r["answer_key"]] for r in dev]
+    items, _ = score_csqa(texts, dev)
+    # CSQA has questions listing the same option text twice; when that text is the gold one it names no single label.
+    ambiguous = [[t for _, t in csqa_choices(r)].count(text) > 1 for r, text in zip(dev, texts, strict=True)]
+    assert sum(ambiguous) == 4
+    assert [item["accuracy"] for item in items] == [not a for a in ambiguous]
+    assert [item["prediction"] is None for item in items] == ambiguous
+
+
+CHOICES = [("A", "bank"), ("B", "library"), ("C", "department store"), ("D", "mall"), ("E", "new york")]
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("C", "C"),
+        ("(b)", "B"),
+        ("B.", "B"),
+        ("[D]", "D"),
+        ("B:library", "B"),
+        ("(C) department store", "C"),
+        ("B. Because a bank would need one too.", "B"),  # the leading label beats an option named later
+        ("The answer is E.", "E"),
+        ("Answer: D:mall", "D"),
+        ("The correct option is (A)", "A"),
+        ("I would pick option B here", "B"),
+        ("bank", "A"),
+        ("A bank", "A"),  # the article "A", not the label: the option text decides
+        ("New York!", "E"),
+        ("I think it is the department store.", "C"),
+        ("Question: Where?\nChoices: A:bank, B:library, C:department store, D:mall, E:new york", None),
+        ("Question: Where?\nChoices: A:bank, B:library, C:department store, D:mall, E:new york\n\nB\n", "B"),
+        ("", None),
+        ("  \n", None),
+        ("F", None),
+        ("I am not sure.", None),
+        ("Answer:", None),
+    ],
+)
+def test_extract_choice(output, expected):
+    assert extract_choice(output, CHOICES) == expected
+
+
+def test_extract_choice_prefers_the_longest_option_text():
+    choices = [("A", "store"), ("B", "department store"), ("C", "mall"), ("D", "shop")]
+    assert extract_choice("They went to the department store.", choices) == "B"
+    assert extract_choice("a store", choices) == "A"
+    assert extract_choice("the mall or the shop", choices) is None  # two options, equally long: no single choice
+
+
+def test_csqa_choices_errors():
+    parsed = csqa_choices({"input": "Question: q\nChoices: A:x, y, B:z"})
+    assert parsed == [("A", "x, y"), ("B", "z")]  # a comma not followed by a label stays in the option text
+    with pytest.raises(ValueError, match="no 'choices' field"):
+        csqa_choices({"id": "q1", "input": "Question: q"})
+    with pytest.raises(ValueError, match="outputs has 0 items"):
+        score_csqa([], [{"answer_key": "A", "input": "Choices: A:x"}])
