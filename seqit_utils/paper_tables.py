@@ -1,0 +1,110 @@
+"""The paper's table layouts (Tables 2, 5, 7-11, 13) as `seqit_utils.tables.TableSpec`s over our metrics files.
+
+Row and column labels are the ones `templates/paper_numbers.yaml` uses. The layouts follow the issue's description
+of each table; none could be checked against the paper's printed tables here (see paper_numbers.yaml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from seqit_utils.tables import PERCENT, SCORE, Getter, Table, TableSpec, as_number, build_table, load_reference, lookup
+
+MODELS = {"IT": "it", "SIT": "sit"}  # row label -> model key; pass e.g. {"Llama-3-8B / Alpaca / SIT": "..."}
+XQUAD_SEEN = ("de", "zh", "ru", "es")  # §4.1.1: translated into the SIT training data
+XQUAD_UNSEEN = ("ar", "el", "vi", "hi", "tr", "th")
+MGSM_LANGS = ("en", "es", "fr", "de", "ru", "zh", "ja", "th", "sw", "bn", "te")
+TABLE_5 = {  # column -> path template; "all" = the whole benchmark. SeqEval's metric is our choice (unchecked).
+    "MMLU": "mmlu.{row}.all.accuracy",
+    "ARC": "arc.{row}.all.accuracy",
+    "GSM8K": "gsm8k.{row}.all.accuracy",
+    "HumanEval": "humaneval.{row}.all.pass@1",
+    "AlpacaEval": "alpaca_eval.{row}.all.win_rate",
+    "XQuAD": "xquad.{row}.all.accuracy",
+    "MGSM": "mgsm.{row}.en-cot/all.accuracy",
+    "SeqEval": "seqeval.{row}.all.follow_rate",
+}
+
+
+def mean_of(paths: Sequence[str]) -> Callable[[Mapping[str, Any]], float | None]:
+    """A getter: the mean of the values at `paths`, None unless all are present (a partial mean is not reported)."""
+
+    def get(metrics: Mapping[str, Any]) -> float | None:
+        values = [as_number(lookup(metrics, p), p) for p in paths]
+        present = [v for v in values if v is not None]
+        return sum(present) / len(present) if present and len(present) == len(values) else None
+
+    return get
+
+
+def xquad_spec(name: str = "table_9", models: Mapping[str, str] = MODELS) -> TableSpec:
+    """Tables 2/9: XQuAD accuracy per language, IT vs SIT ('translate, then answer', §4.1.1)."""
+    langs = (*XQUAD_SEEN, *XQUAD_UNSEEN, "en")
+    caption = "XQuAD accuracy (%) per language; seen: de/zh/ru/es, unseen: ar/el/vi/hi/tr/th."
+    return TableSpec(name, caption, tuple(models), langs, "xquad.{row}.{column}.accuracy", row_keys=models)
+
+
+def xquad_summary_spec(name: str = "table_2", models: Mapping[str, str] = MODELS) -> TableSpec:
+    """Table 2 (our summary layout): XQuAD accuracy on English and the means over seen and unseen languages."""
+    groups = {"en": ("en",), "seen": XQUAD_SEEN, "unseen": XQUAD_UNSEEN}
+    caption = "XQuAD accuracy (%): English, mean over seen (de/zh/ru/es) and unseen (ar/el/vi/hi/tr/th) languages."
+
+    def cell(model: str, group: str) -> Getter:
+        return mean_of([f"xquad.{model}.{lang}.accuracy" for lang in groups[group]])
+
+    return TableSpec(name, caption, tuple(models), tuple(groups), cell, row_keys=models)
+
+
+def main_spec(name: str = "table_5", models: Mapping[str, str] = MODELS) -> TableSpec:
+    """Table 5: general and sequential benchmarks per training data, IT vs SIT (all in %)."""
+    caption = "Main results (%): MMLU, ARC, GSM8K, HumanEval pass@1, AlpacaEval win rate, XQuAD, MGSM, SeqEval."
+    return TableSpec(name, caption, tuple(models), tuple(TABLE_5), TABLE_5, row_keys=models, stub="training data")
+
+
+def csqa_spec(name: str, task: str, models: Mapping[str, str] = MODELS) -> TableSpec:
+    """Tables 7 (task "repeat") / 8 ("paraphrase"): CommonsenseQA without and with the intermediate task."""
+    columns = {"non-seq. acc.": ("single", "accuracy"), f"{task} acc.": (task, "accuracy")}
+    columns[f"{task} follow"] = (task, "follow_rate")
+    caption = f"CommonsenseQA (%): accuracy without and with '{task}' first, and its following rate."
+    template = "csqa.{row}.{column[0]}.{column[1]}"
+    return TableSpec(name, caption, tuple(models), tuple(columns), template, row_keys=models, column_keys=columns)
+
+
+def mgsm_spec(name: str = "table_10", models: Mapping[str, str] = MODELS) -> TableSpec:
+    """Tables 10/11: MGSM accuracy per language with English CoT vs translate-then-CoT (split between the two
+    tables unchecked)."""
+    rows = {f"{label} {cot}": (key, cot.lower()) for label, key in models.items() for cot in ("en-CoT", "trans-CoT")}
+    caption = "MGSM accuracy (%) per language: English chain of thought vs translating the question first."
+    return TableSpec(name, caption, tuple(rows), MGSM_LANGS, "mgsm.{row[0]}.{row[1]}/{column}.accuracy", row_keys=rows)
+
+
+def seqeval_tasks_spec(name: str = "table_13", models: Mapping[str, str] = MODELS, max_tasks: int = 4) -> TableSpec:
+    """Table 13 / Figure 2: SeqEval following rate (%) and judge score (1–5) per number of tasks."""
+    measures = {"follow": "follow_rate", "score": "score"}
+    columns = {f"{label} {what}": (key, metric) for label, key in models.items() for what, metric in measures.items()}
+    formats = {column: SCORE if metric == "score" else PERCENT for column, (_, metric) in columns.items()}
+    rows = tuple(str(n) for n in range(1, max_tasks + 1))
+    caption = "SeqEval by number of tasks in the instruction: following rate (%) and judge score (1-5)."
+    template = "seqeval.{column[0]}.tasks_{row}.{column[1]}"
+    return TableSpec(name, caption, rows, tuple(columns), template, column_keys=columns, formats=formats, stub="tasks")
+
+
+SPECS: dict[str, TableSpec] = {
+    "table_2": xquad_summary_spec(),
+    "table_5": main_spec(),
+    "table_7": csqa_spec("table_7", "repeat"),
+    "table_8": csqa_spec("table_8", "paraphrase"),
+    "table_9": xquad_spec(),
+    "table_10": mgsm_spec("table_10"),
+    "table_11": mgsm_spec("table_11"),
+    "table_13": seqeval_tasks_spec(),
+}
+
+
+def paper_table(
+    name: str, metrics: Mapping[str, Any], spec: TableSpec | None = None, path: str | Path | None = None
+) -> Table:
+    """`build_table` with `SPECS[name]` (or `spec`) and the paper's numbers for `name` from paper_numbers.yaml."""
+    return build_table(spec or SPECS[name], metrics, load_reference(name, path))
