@@ -29,6 +29,22 @@ def stage_records(config: Config, name: str, limit: int | None = None, root: str
     return io.read_jsonl(path)[:limit]
 
 
+def recorded_agreement(config: Config) -> tuple[dict[str, Any], str | None]:
+    """Our parsers vs the authors' recorded completions (`seq_instruct_stats.agreement_by_file`) for the profile's
+    `seq_instruct.recorded_subset`: (agreement per file, None), or ({}, why it was skipped)."""
+    from seqit_utils.config import data_dir
+    from seqit_utils.data import DataNotFoundError
+    from seqit_utils.seq_instruct_stats import agreement_by_file
+
+    subset = config.seq_instruct.recorded_subset if config.seq_instruct else None
+    if subset is None:
+        return {}, "seq_instruct.recorded_subset is null"
+    try:
+        return agreement_by_file(data_dir=data_dir(config), subset=subset), None
+    except DataNotFoundError as err:  # the recorded files have no hub copy
+        return {}, f"recorded outputs not found: {err}"
+
+
 def texts(client: LLMClient) -> Callable[[Sequence[Any]], list[str]]:
     """`client.complete` as the `complete(messages) -> list[str]` the judge takes; a request that failed after its
     retries becomes "" (so the judge counts it as unparseable) and stays counted in `client.totals.failures`."""

@@ -78,3 +78,22 @@ def test_stage_records_names_the_missing_file_and_what_exists(tmp_path):
     assert [r["id"] for r in llm_stages.stage_records(config, "task_suite/eval_single", 1, tmp_path)] == ["a"]
     with pytest.raises(FileNotFoundError, match=r"real/alpaca.jsonl: no such data file .* wrote: task_suite/eval_"):
         llm_stages.stage_records(config, "real/alpaca", None, tmp_path)
+
+
+def test_recorded_agreement_reads_the_authors_files_or_says_why_not(monkeypatch, tmp_path, shared_data):
+    config = load_config("smoke")
+    monkeypatch.delenv("SEQIT_DATA_DIR", raising=False)
+    agreement, skipped = llm_stages.recorded_agreement(config)
+    assert agreement == {} and "SEQIT_DATA_DIR" in skipped and "no hub copy" in skipped
+    monkeypatch.setenv("SEQIT_DATA_DIR", str(tmp_path))
+    assert str(tmp_path / "seqit_selfseq_samples" / "alpaca") in llm_stages.recorded_agreement(config)[1]
+    monkeypatch.setenv("SEQIT_DATA_DIR", str(shared_data))
+    agreement, skipped = llm_stages.recorded_agreement(config)
+    assert skipped is None and len(agreement) == 24
+    gpt4 = agreement["alpaca-cleaned-gpt-4-turbo-generate_instruct.jsonl"]
+    assert (gpt4["n"], gpt4["option_agreement"], gpt4["n_instruction"], gpt4["instruction_agreement"]) == (
+        100,
+        1,
+        63,
+        1,
+    )
