@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -72,12 +73,16 @@ def test_task_yamls_get_their_data_paths_at_run_time(data_files, tmp_path):
     local = harness.render_tasks(tmp_path / "local", data_files)
     gsm8k = load_yaml(local / "gsm8k.yaml", resolve_func=False)  # the harness's own reader, includes merged
     assert (gsm8k["task"], gsm8k["dataset_path"], gsm8k["dataset_name"]) == ("seqit_gsm8k", "json", None)
-    assert gsm8k["dataset_kwargs"] == {"data_files": {k: str(v) for k, v in data_files["gsm8k"].items()}}
+    assert gsm8k["dataset_kwargs"] == {
+        "data_files": {k: str(Path(v).resolve()) for k, v in data_files["gsm8k"].items()}
+    }
     assert gsm8k["num_fewshot"] == 8 and gsm8k["fewshot_split"] == "train"
     assert gsm8k["doc_to_text"] == "Question: {{question}}\nAnswer:"  # inherited from the harness's gsm8k.yaml
     assert [f["name"] for f in gsm8k["filter_list"]] == ["strict-match", "flexible-extract"]
     humaneval = load_yaml(local / "humaneval.yaml", resolve_func=False)
-    assert humaneval["dataset_kwargs"] == {"data_files": {"test": str(data_files["humaneval"]["test"])}}
+    assert humaneval["dataset_kwargs"] == {
+        "data_files": {"test": str(Path(data_files["humaneval"]["test"]).resolve())}
+    }
     assert (humaneval["repeats"], humaneval["metric_list"][0]["k"]) == (20, [1, 10])
     assert humaneval["generation_kwargs"]["temperature"] == 0.1 and humaneval["unsafe_code"] is True
 
