@@ -66,8 +66,8 @@ def xquad_sets(
     answers not already there; `answers_en` always holds them. English has no translation step: both sets are the
     direct-answer prompt (the authors' `xquad_base_en.json`).
     """
-    _choose("lang", lang, XQUAD_EVAL_LANGS)
-    _choose("wording", wording, WORDINGS)
+    loaders.check_option("lang", lang, XQUAD_EVAL_LANGS)
+    loaders.check_option("wording", wording, WORDINGS)
     records = loaders.load_xquad(lang=lang, data_dir=data_dir)
     english = {r["id"]: r for r in (records if lang == "en" else loaders.load_xquad(lang="en", data_dir=data_dir))}
     missing = [r["id"] for r in records if r["id"] not in english]
@@ -141,7 +141,7 @@ def mgsm_sets(
     template's assistant tag. Gold: `answer_number` (`scoring.score_gsm`); steps [translate (English test question,
     trans-CoT only), cot (unknown: None), answer].
     """
-    _choose("lang", lang, loaders.MGSM_LANGS)
+    loaders.check_option("lang", lang, loaders.MGSM_LANGS)
     if isinstance(n_shot, bool) or not isinstance(n_shot, int) or not 0 <= n_shot <= 8:
         raise ValueError(f"n_shot={n_shot!r} is not allowed; allowed values: an int from 0 to 8")
     test, shots = (loaders.load_seqit_eval_mgsm(lang=lang, part=p, data_dir=data_dir) for p in ("test", "examples"))
@@ -215,7 +215,7 @@ def csqa_sets(
     `paraphrase` (a batched callable: inputs → paraphrases, e.g. an LLM) is given; it is called once, and an empty
     paraphrase leaves that item's gold unknown. Gold label: `answer_key` (`scoring.score_csqa`).
     """
-    _choose("wording", wording, WORDINGS)
+    loaders.check_option("wording", wording, WORDINGS)
     if wording == "authors" and split != "dev":
         raise ValueError(f"wording='authors' needs split='dev' (the authors' file is CSQA dev), got split={split!r}")
     records = loaders.load_commonsenseqa(split=split, data_dir=data_dir)
@@ -282,8 +282,3 @@ def _select(n: int, limit: int | None, seed: int | None) -> list[int]:
     if seed is None:
         return list(range(min(limit, n)))
     return sorted(random.Random(seed).sample(range(n), min(limit, n)))
-
-
-def _choose(option: str, value: Any, allowed: tuple) -> None:
-    if isinstance(value, bool) or value not in allowed:
-        raise ValueError(f"{option}={value!r} is not allowed; allowed values: {', '.join(map(str, allowed))}")

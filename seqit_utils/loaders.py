@@ -50,7 +50,7 @@ def load_seqeval_iteration(
     *, iteration: int = 1, path: PathArg = None, data_dir: PathArg = None, limit: int | None = None
 ) -> list[dict]:
     """One SeqEval construction round (§3): `seq_instruction`, grown from `ori_instruction` by GPT-4-Turbo."""
-    _choose("iteration", iteration, (1, 2, 3, 4))  # iteration 4 is published but absent from shared/data
+    check_option("iteration", iteration, (1, 2, 3, 4))  # iteration 4 is published but absent from shared/data
     filename = f"intermediate_iterations/seqEval_iteration_{iteration}.json"
     records = []
     for i, r in enumerate(read_rows("seqeval", filename, path=path, data_dir=data_dir)):
@@ -63,7 +63,7 @@ def load_xquad(
     *, lang: str = "en", path: PathArg = None, data_dir: PathArg = None, limit: int | None = None
 ) -> list[dict]:
     """XQuAD (§4.1.1, Tables 2/9), SQuAD-v1.1 layout: one record per question, id = its `id`, all answers kept."""
-    _choose("lang", lang, XQUAD_LANGS)
+    check_option("lang", lang, XQUAD_LANGS)
     records = []
     for doc in read_rows("xquad", f"xquad.{lang}.json", path=path, data_dir=data_dir, hub=hub.xquad_hub(lang)):
         for title, context, qa in _squad_questions(doc):
@@ -78,7 +78,7 @@ def load_mgsm(
     *, lang: str = "en", path: PathArg = None, data_dir: PathArg = None, limit: int | None = None
 ) -> list[dict]:
     """MGSM (Tables 5, 10/11): headerless TSV question<TAB>answer; output and `answer_number` without commas."""
-    _choose("lang", lang, MGSM_LANGS)
+    check_option("lang", lang, MGSM_LANGS)
     filename, records = f"mgsm_{lang}.tsv", []
     for i, row in enumerate(read_rows("mgsm", filename, path=path, data_dir=data_dir, hub=hub.mgsm_hub(lang))):
         if len(row.data) != 2:
@@ -96,7 +96,7 @@ def load_gsm8k(
     *, split: str = "test", path: PathArg = None, data_dir: PathArg = None, limit: int | None = None
 ) -> list[dict]:
     """GSM8K (Table 5): output = the full solution; `answer_number` from its final "#### N" line."""
-    _choose("split", split, ("train", "test"))
+    check_option("split", split, ("train", "test"))
     filename, records = f"{split}.jsonl", []
     for i, r in enumerate(read_rows("gsm8k", filename, path=path, data_dir=data_dir, hub=hub.gsm8k_hub(split))):
         answer = field(r, "answer")
@@ -112,7 +112,7 @@ def load_commonsenseqa(
     *, split: str = "dev", path: PathArg = None, data_dir: PathArg = None, limit: int | None = None
 ) -> list[dict]:
     """CommonsenseQA v1.11, original nested format; input formatted as in the authors' processed files."""
-    _choose("split", split, ("train", "dev"))
+    check_option("split", split, ("train", "dev"))
     filename, records = f"{split}_rand_split.jsonl", []
     for r in read_rows("commonsenseqa", filename, path=path, data_dir=data_dir, hub=hub.commonsenseqa_hub(split)):
         question = Row(f"{r.where}, field question", field(r, "question", dict))
@@ -181,8 +181,8 @@ def load_seqit_eval_mgsm(
     *, lang: str = "en", part: str = "test", path: PathArg = None, data_dir: PathArg = None, limit: int | None = None
 ) -> list[dict]:
     """The authors' MGSM JSONL (250 test problems, or 8 CoT exemplars); output = the CoT answer, else the number."""
-    _choose("lang", lang, MGSM_LANGS)
-    _choose("part", part, ("test", "examples"))
+    check_option("lang", lang, MGSM_LANGS)
+    check_option("part", part, ("test", "examples"))
     filename, records = f"eval/mgsm/{part}/{lang}.jsonl", []
     for i, r in enumerate(read_rows("seqit_eval", filename, path=path, data_dir=data_dir)):
         answer, number = field(r, "answer", _NULLABLE_STR), field(r, "answer_number", (int, float))
@@ -196,7 +196,7 @@ def load_seqit_eval_xquad_few_shot(
     *, lang: str = "en", path: PathArg = None, data_dir: PathArg = None, limit: int | None = None
 ) -> list[dict]:
     """The authors' 4 XQuAD few-shot exemplars per language (flat rows: context, question, answers{text, start})."""
-    _choose("lang", lang, XQUAD_FEW_SHOT_LANGS)
+    check_option("lang", lang, XQUAD_FEW_SHOT_LANGS)
     filename, records = f"xquad/examples/xquad_few_shot_{lang}.jsonl", []
     for i, r in enumerate(read_rows("seqit_eval", filename, path=path, data_dir=data_dir)):
         answers = Row(f"{r.where}, field answers", field(r, "answers", dict))
@@ -314,7 +314,8 @@ def _number(text: str, row: Row, name: str) -> int | float:
         ) from None
 
 
-def _choose(option: str, value: Any, allowed: tuple) -> None:
+def check_option(option: str, value: Any, allowed: tuple) -> None:
+    """`value` must be one of `allowed`; a ValueError names the option and the allowed values."""
     if isinstance(value, bool) or value not in allowed:
         raise ValueError(f"{option}={value!r} is not allowed; allowed values: {', '.join(map(str, allowed))}")
 
