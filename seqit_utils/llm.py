@@ -18,7 +18,6 @@ functions elsewhere (STYLE: distilabel's format_input → client → format_outp
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import email.utils
 import logging
 import random
@@ -27,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -191,7 +190,7 @@ class LLMClient:
         results = [done[k] for k in keys]
         stats.failures = sum(not r.ok for r in results)
         stats.seconds = time.perf_counter() - start
-        for field in dataclasses.fields(Stats):
+        for field in fields(Stats):
             name = field.name
             setattr(self.totals, name, getattr(self.totals, name) + getattr(stats, name))
         logger.info(stats.summary())

@@ -10,7 +10,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from seqit_utils import experiment, io, judge, seq_instruct
+from seqit_utils import experiment, io, judge, seq_instruct, seqeval
 from seqit_utils.config import Config
 from seqit_utils.llm import LLMClient, Stats
 from seqit_utils.prompts import user_message
@@ -125,6 +125,34 @@ def seqeval_table(results: dict[str, Any]) -> str:
         win = f"{_fmt(means['win_rate'])} vs {pair['reference']}" if "win_rate" in means else ""
         rows.append(f"| {variant} | {n} | {_fmt(means['score'])} | {_fmt(means['follow_rate'])} | {bad} | {win} |")
     return "\n".join(rows) + "\n"
+
+
+def construction_report(construction: seqeval.Construction) -> str:
+    """Per SeqEval construction round (`seqeval.construct`'s result): forced options, how many instructions were
+    really rewritten, and the parse reasons of those held; then the benchmark's items per round."""
+    per_round = seqeval.count_by_iteration(construction.benchmark)
+    lines = [f"constructed {len(construction.benchmark)} items; per round {per_round}"]
+    for k, rows in enumerate(construction.rounds, start=1):
+        held = [r for r in rows if r["instruction"] == r["parent_instruction"]]
+        reasons = sorted({str(r["reasons"]) for r in held})
+        lines.append(
+            f"round {k}: forced options {seqeval.option_counts(rows)}; rewritten {len(rows) - len(held)}/{len(rows)}; "
+            f"held because {reasons[:3]}"
+        )
+    return "\n".join(lines)
+
+
+def rounds_report(results: dict[str, Any]) -> str:
+    """One line per model and seed of `judge_answers`' per-round summaries (Table 13 / Figure 2 data)."""
+    lines = []
+    for variant, by_seed in results["by_iteration"].items():
+        for seed, groups in by_seed.items():
+            cells = ", ".join(
+                f"round {g}: score {s['score']}, follow {s['follow_rate']} ({s['n_parsed']}/{s['n']} parsed)"
+                for g, s in groups.items()
+            )
+            lines.append(f"{variant}-{seed}: {cells}")
+    return "\n".join(lines)
 
 
 def stats_dict(stats: Stats) -> dict[str, Any]:

@@ -219,3 +219,32 @@ def table4_markdown(stats_by_source: Mapping[str, dict[str, Any]]) -> str:
 
 def _number(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
+
+
+def agreement_markdown(agreement: Mapping[str, dict[str, Any]]) -> str:
+    """`agreement_by_file`'s result as a markdown table: n, option agreement, rewrites and instruction agreement."""
+    rows = [
+        "| recorded file | n | option agreement | n rewrites | instruction agreement |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, a in agreement.items():
+        share = "–" if a["instruction_agreement"] is None else f"{a['instruction_agreement']:.3f}"
+        rows.append(f"| {name} | {a['n']} | {a['option_agreement']:.3f} | {a['n_instruction']} | {share} |")
+    return "\n".join(rows) + "\n"
+
+
+def option_disagreements(
+    agreement: Mapping[str, dict[str, Any]], *, data_dir: str | Path | None = None, subset: str = "alpaca", k: int = 2
+) -> list[str]:
+    """The first `k` option disagreements per recorded file: the authors' option, ours with its reason, and the end
+    of the recorded reply (for reading, not for scoring)."""
+    lines = []
+    for name, a in agreement.items():
+        records = load_selfseq_samples(name=name.removesuffix(".jsonl"), subset=subset, data_dir=data_dir)
+        by_idx = {_idx(r, i): r for i, r in enumerate(records)}
+        for idx in a["option_disagreements"][:k]:
+            r = by_idx[idx]
+            ours, why = parse_option(r["completions"])
+            tail = " ".join(r["completions"].split())[-160:]
+            lines.append(f"{name} idx {idx}: authors {r['option']!r}, ours {ours!r} ({why}); reply ends: {tail!r}")
+    return lines

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from seqit_utils import llm_stages
+from seqit_utils import llm_stages, seq_instruct_stats, seqeval
 from seqit_utils.config import load_config
 from seqit_utils.llm import Result
 
@@ -91,9 +91,38 @@ def test_recorded_agreement_reads_the_authors_files_or_says_why_not(monkeypatch,
     agreement, skipped = llm_stages.recorded_agreement(config)
     assert skipped is None and len(agreement) == 24
     gpt4 = agreement["alpaca-cleaned-gpt-4-turbo-generate_instruct.jsonl"]
-    assert (gpt4["n"], gpt4["option_agreement"], gpt4["n_instruction"], gpt4["instruction_agreement"]) == (
-        100,
-        1,
-        63,
-        1,
-    )
+    assert (gpt4["n"], gpt4["n_instruction"]) == (100, 63)
+    assert gpt4["option_agreement"] == gpt4["instruction_agreement"] == 1
+    table = seq_instruct_stats.agreement_markdown(agreement)
+    assert "| alpaca-cleaned-gpt-4-turbo-generate_instruct.jsonl | 100 | 1.000 | 63 | 1.000 |" in table
+    assert "| alpaca-cleaned-gpt-4-turbo.jsonl | 100 | 1.000 | 0 | – |" in table
+    llama = {k: v for k, v in agreement.items() if k == "alpaca-cleaned-Meta-Llama-3-8B-Instruct.jsonl"}
+    (example,) = seq_instruct_stats.option_disagreements(llama, data_dir=shared_data)
+    assert example.startswith("alpaca-cleaned-Meta-Llama-3-8B-Instruct.jsonl idx ") and "reply ends: " in example
+
+
+def test_construction_report_counts_rewritten_and_held_items_per_round():
+    def rewrite(records, options):  # rewrites every other item, holds the rest with a recorded reason
+        out = []
+        assert len(options) == len(records)
+        for i, r in enumerate(records):
+            new = f"First note it, then {r['instruction']}" if i % 2 == 0 else r["instruction"]
+            out.append({**r, "instruction": new, "parent_instruction": r["instruction"], "reasons": {"n": i % 2}})
+        return out
+
+    records = [{"id": f"q{i}", "instruction": f"Task {i}."} for i in range(10)]
+    built = seqeval.construct(records, rewrite, seed=0)
+    report = llm_stages.construction_report(built).splitlines()
+    assert report[0] == "constructed 10 items; per round {1: 1, 2: 2, 3: 3, 4: 4}"
+    assert [line.split("; ")[1] for line in report[1:]] == ["rewritten 5/10"] * 4
+    assert report[1].endswith("held because [\"{'n': 1}\"]")
+
+
+def test_rounds_report_has_one_line_per_model_and_seed(records):
+    bad, mixed = ["bad", "bad", "bad"], ["good answer", "bad", "garbled"]
+    answers = {"it": {0: bad, 1: bad}, "sit": {0: mixed, 1: mixed}}
+    result = llm_stages.judge_answers(load_config("smoke"), records, answers, ScriptedJudge())
+    lines = llm_stages.rounds_report(result).splitlines()
+    sit0 = "sit-0: round 1: score 5.0, follow 1.0 (1/1 parsed), round 2: score 2.0, follow 0.0 (1/2 parsed)"
+    assert len(lines) == 4 and lines[2] == sit0 and lines[3].startswith("sit-1: ")
+    assert lines[0].startswith("it-0: round 1: score 2.0")
