@@ -234,6 +234,80 @@ class SeqEvalConfig(_Strict):
         return self
 
 
+class EvalModel(_Strict):
+    """One model to evaluate: a local directory, a LoRA adapter directory (loaded with its base through peft) or
+    a hub id under `path`, or an `llm.endpoints` key under `endpoint` (generation benchmarks only). `group` is the
+    table row its numbers are averaged into (e.g. `it`, `sit`); `prompt` picks the XQuAD prompt the row reports."""
+
+    path: str | None = None
+    endpoint: str | None = None
+    group: str
+    prompt: Literal["it", "sit"] = "sit"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EvalModel:
+        if (self.path is None) == (self.endpoint is None):
+            raise ValueError("give either `path` (a model directory, adapter or hub id) or `endpoint`, not both")
+        return self
+
+
+class XQuADEval(_Strict):
+    """§4.1.1, Tables 2/9: IT prompt (answer directly) and SIT prompt (translate first) per language."""
+
+    langs: list[Literal["en", "de", "es", "ru", "zh", "ar", "el", "hi", "th", "tr", "vi"]] = Field(min_length=1)
+    wording: Literal["authors", "paper"] = "authors"  # see seqit_utils.eval_sets.xquad_sets
+    accept_english: bool = False  # also count the parallel English answers as gold
+    max_new_tokens: int = Field(default=128, gt=0)
+
+
+class MGSMEval(_Strict):
+    """Tables 10/11: 8-shot English chain of thought vs translate-then-CoT per language."""
+
+    langs: list[Literal["bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh"]] = Field(min_length=1)
+    n_shot: int = Field(default=8, ge=0, le=8)
+    max_new_tokens: int = Field(default=512, gt=0)
+
+
+class CSQAEval(_Strict):
+    """Tables 7/8: CommonsenseQA without an intermediate task, with "repeat" and with "paraphrase" first."""
+
+    wording: Literal["authors", "paper"] = "paper"
+    max_new_tokens: int = Field(default=128, gt=0)
+
+
+class HarnessEval(_Strict):
+    """Table 5's MMLU, ARC-Challenge, GSM8K, HumanEval through lm-evaluation-harness (`seqit_utils.harness`)."""
+
+    tasks: list[Literal["mmlu", "arc_challenge", "gsm8k", "humaneval"]] = Field(min_length=1)
+    limit: int | None = Field(default=None, gt=0)  # documents per task (None: all)
+    allow_code_execution: bool = False  # HumanEval runs model-written code: only when set true here
+    max_gen_toks: int | None = Field(default=None, gt=0)  # None: each task's own (GSM8K 256, HumanEval 1024)
+    batch_size: int = Field(default=8, gt=0)
+
+
+class AlpacaEvalConfig(_Strict):
+    """Table 5's AlpacaEval 2.0: our outputs vs `reference`'s recorded outputs, judged by `llm.judge`. `method`:
+    `judge` = our judge in both orders (any endpoint, offline); `package` = the alpaca_eval package's annotator."""
+
+    reference: str = "gpt4_1106_preview"
+    method: Literal["judge", "package"] = "judge"
+    limit: int | None = Field(default=None, gt=0)
+    max_new_tokens: int = Field(default=512, gt=0)
+
+
+class EvaluationConfig(_Strict):
+    """Notebooks 06 (Tables 2, 7-11) and 08 (Table 5): which models, which benchmarks (absent: skipped), how much."""
+
+    models: dict[str, EvalModel] | None = None  # None: this profile's fine-tuned models, grouped by variant
+    limit: int | None = Field(default=None, gt=0)  # items per benchmark and language (first N; None: all)
+    batch_size: int = Field(default=16, gt=0)
+    xquad: XQuADEval | None = None
+    mgsm: MGSMEval | None = None
+    csqa: CSQAEval | None = None
+    harness: HarnessEval | None = None
+    alpaca_eval: AlpacaEvalConfig | None = None
+
+
 class Config(_Strict):
     """A whole profile. `profile` is not a YAML key: it is the file name, and decides `output_dir`."""
 
@@ -246,12 +320,20 @@ class Config(_Strict):
     llm: LLMConfig | None = None
     seq_instruct: SeqInstructConfig | None = None
     seqeval: SeqEvalConfig | None = None
+    evaluation: EvaluationConfig | None = None
 
     @model_validator(mode="after")
     def _llm_for_llm_stages(self) -> Config:
         if (self.seq_instruct or self.seqeval) and self.llm is None:
             raise ValueError("seq_instruct and seqeval need an `llm` section (endpoints, generator, judge)")
         trained = [f"{v}-{s}" for v in ("it", "sit") for s in self.experiment.seeds]  # the finetune stage's models
+        endpoints = self.llm.endpoints if self.llm else {}
+        for name, model in ((self.evaluation.models if self.evaluation else None) or {}).items():
+            if model.endpoint is not None and model.endpoint not in endpoints:
+                allowed = ", ".join(endpoints) or "none (add an `llm` section)"
+                raise ValueError(f"evaluation.models.{name}.endpoint = {model.endpoint!r}; allowed values: {allowed}")
+        if self.evaluation and self.evaluation.alpaca_eval and self.llm is None:
+            raise ValueError("evaluation.alpaca_eval needs an `llm` section: its judge is llm.judge")
         for name, spec in (self.llm.endpoints if self.llm else {}).items():
             if spec.serve is not None and spec.serve not in trained:
                 raise ValueError(f"llm.endpoints.{name}.serve = {spec.serve!r}; allowed values: {', '.join(trained)}")

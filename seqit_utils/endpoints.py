@@ -74,14 +74,23 @@ def served_copy(model_dir: str | Path, out_root: str | Path, template: str, cont
 
 @contextmanager
 def open_client(config: Config, role: str, root: str | Path = ".", *, progress: bool = True) -> Iterator[LLMClient]:
-    """An `LLMClient` for `llm.<role>` (generator | judge) with the profile's request cache
-    (`outputs/<profile>/llm_cache/<endpoint>.sqlite`); a `serve` endpoint runs `transformers serve` until the block
+    """An `LLMClient` for `llm.<role>` (generator | judge); see `open_endpoint`."""
+    if config.llm is None or role not in ("generator", "judge"):
+        raise ValueError(f"role = {role!r}: needs an `llm` section and role generator or judge")
+    with open_endpoint(config, getattr(config.llm, role), root, progress=progress) as client:
+        yield client
+
+
+@contextmanager
+def open_endpoint(config: Config, name: str, root: str | Path = ".", *, progress: bool = True) -> Iterator[LLMClient]:
+    """An `LLMClient` for `llm.endpoints.<name>` with the profile's request cache
+    (`outputs/<profile>/llm_cache/<name>.sqlite`); a `serve` endpoint runs `transformers serve` until the block
     ends."""
     from seqit_utils.serve import transformers_serve
 
-    if config.llm is None or role not in ("generator", "judge"):
-        raise ValueError(f"role = {role!r}: needs an `llm` section and role generator or judge")
-    name = getattr(config.llm, role)
+    if config.llm is None or name not in config.llm.endpoints:
+        allowed = ", ".join(config.llm.endpoints) if config.llm else "none (no `llm` section)"
+        raise ValueError(f"endpoint = {name!r} is unknown; allowed values: {allowed}")
     spec = config.llm.endpoints[name]
     out = Path(root) / config.output_dir
     options = dict(

@@ -7,10 +7,23 @@ of each table; none could be checked against the paper's printed tables here (se
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from seqit_utils.tables import PERCENT, SCORE, Getter, Table, TableSpec, as_number, build_table, load_reference, lookup
+from seqit_utils.tables import (
+    PERCENT,
+    SCORE,
+    Getter,
+    Table,
+    TableSpec,
+    as_number,
+    build_table,
+    load_metrics,
+    load_reference,
+    lookup,
+    write_table,
+)
 
 MODELS = {"IT": "it", "SIT": "sit"}  # row label -> model key; pass e.g. {"Llama-3-8B / Alpaca / SIT": "..."}
 XQUAD_SEEN = ("de", "zh", "ru", "es")  # §4.1.1: translated into the SIT training data
@@ -18,13 +31,13 @@ XQUAD_UNSEEN = ("ar", "el", "vi", "hi", "tr", "th")
 MGSM_LANGS = ("en", "es", "fr", "de", "ru", "zh", "ja", "th", "sw", "bn", "te")
 TABLE_5 = {  # column -> path template; "all" = the whole benchmark. SeqEval's metric is our choice (unchecked).
     "MMLU": "mmlu.{row}.all.accuracy",
-    "ARC": "arc.{row}.all.accuracy",
+    "ARC": "arc_challenge.{row}.all.accuracy",
     "GSM8K": "gsm8k.{row}.all.accuracy",
     "HumanEval": "humaneval.{row}.all.pass@1",
     "AlpacaEval": "alpaca_eval.{row}.all.win_rate",
     "XQuAD": "xquad.{row}.all.accuracy",
     "MGSM": "mgsm.{row}.en-cot/all.accuracy",
-    "SeqEval": "seqeval.{row}.all.follow_rate",
+    "SeqEval": "seqeval.mean.{row}.follow_rate",  # notebook 04's metrics: the mean over seeds
 }
 
 
@@ -108,3 +121,37 @@ def paper_table(
 ) -> Table:
     """`build_table` with `SPECS[name]` (or `spec`) and the paper's numbers for `name` from paper_numbers.yaml."""
     return build_table(spec or SPECS[name], metrics, load_reference(name, path))
+
+
+# The metrics files (benchmarks) each table reads; a missing or skipped one is named in the table's notes.
+BENCHMARKS = {
+    "table_2": ("xquad",),
+    "table_5": ("mmlu", "arc_challenge", "gsm8k", "humaneval", "alpaca_eval", "xquad", "mgsm", "seqeval"),
+    "table_7": ("csqa",),
+    "table_8": ("csqa",),
+    "table_9": ("xquad",),
+    "table_10": ("mgsm",),
+    "table_11": ("mgsm",),
+    "table_13": ("seqeval",),
+}
+
+
+def write_paper_tables(names: Sequence[str], metrics_dir: str | Path, out_dir: str | Path) -> dict[str, Table]:
+    """Build tables `names` from every metrics file in `metrics_dir` and write each as `<name>.md/.csv/.tex` into
+    `out_dir`; a benchmark the table reads that has no metrics file, or was skipped, is named in its notes."""
+    metrics = load_metrics(metrics_dir)
+    tables = {}
+    for name in names:
+        table = paper_table(name, metrics)
+        absent = []
+        for benchmark in BENCHMARKS[name]:
+            content = metrics.get(benchmark)
+            if content is None:
+                absent.append(f"{benchmark}: no metrics file")
+            elif isinstance(content, Mapping) and "skipped" in content and len(content) == 1:
+                absent.append(f"{benchmark}: {content['skipped']}")
+        if absent:
+            table = replace(table, notes=(*table.notes, "Not run: " + "; ".join(absent) + "."))
+        write_table(table, out_dir, name)
+        tables[name] = table
+    return tables

@@ -1,0 +1,241 @@
+"""The benchmark evaluation of notebooks 06/08 (`seqit_utils.evaluation`, `seqit_utils.table5`) on the real files in
+../shared/data: prompt sets and skip reasons, gold -> 100% / wrong -> 0% through the same scoring path the stage
+uses, group means, cached (resumable) generation with a real tiny model, the harness wiring, and the tables."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+import pytest
+import yaml
+
+from seqit_utils import evaluation, paper_tables, table5, tiny
+from seqit_utils.config import find_project_root, validate
+from seqit_utils.eval_sets import MGSM_FINAL
+
+ROOT = find_project_root()
+
+
+def make_config(shared_data, **evaluation_changes):
+    raw = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text(encoding="utf-8"))
+    raw["data"]["data_dir"] = str(shared_data)
+    raw["evaluation"] |= evaluation_changes
+    return validate(copy.deepcopy(raw) | {"profile": "smoke"}, source="test")
+
+
+@pytest.fixture(scope="module")
+def config(shared_data):
+    return make_config(shared_data, limit=3)
+
+
+@pytest.fixture(scope="module")
+def sets(config):
+    built, skipped = evaluation.prompt_sets(config, ["xquad", "mgsm", "csqa", "alpaca_eval"])
+    assert skipped == {}
+    return built
+
+
+def test_prompt_sets_name_every_setting(sets):
+    assert list(sets["xquad"]) == [f"{p}-prompt/{lang}" for lang in ("en", "de", "vi") for p in ("it", "sit")]
+    assert list(sets["mgsm"]) == [f"{v}/{lang}" for lang in ("en", "de") for v in ("en-cot", "trans-cot")]
+    assert list(sets["csqa"]) == ["single", "repeat", "paraphrase"]
+    assert all(len(records) == 3 for by_setting in sets.values() for records in by_setting.values())
+    # the SIT prompt of a non-English language asks for the translation first; the IT prompt does not
+    assert sets["xquad"]["sit-prompt/de"][0]["instruction"].startswith("First, translate the input into English")
+    assert "translate" not in sets["xquad"]["it-prompt/de"][0]["instruction"].lower()
+    assert sets["alpaca_eval"]["all"][0]["generator"] == "gpt4_1106_preview"
+
+
+def test_unconfigured_and_missing_benchmarks_are_skipped_with_the_reason(shared_data, tmp_path):
+    raw = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text(encoding="utf-8"))
+    raw["data"]["data_dir"] = str(tmp_path)  # no data here, and the hub is offline
+    del raw["evaluation"]["csqa"]
+    config = validate(raw | {"profile": "smoke"})
+    built, skipped = evaluation.prompt_sets(config, ["xquad", "csqa"])
+    assert built == {}
+    assert skipped["csqa"] == "not configured: params/smoke.yaml has no evaluation.csqa"
+    assert skipped["xquad"].startswith("data not found") and "xquad" in skipped["xquad"]
+    with pytest.raises(ValueError, match="benchmark = 'squad' is unknown; allowed values: xquad"):
+        evaluation.prompt_sets(config, ["squad"])
+
+
+def gold_output(benchmark, setting, record):
+    if benchmark == "xquad":
+        answer = record["answers"][0]
+        sequential = setting.startswith("sit-") and not setting.endswith("/en")
+        return f"{record['steps'][0]['output']}\n{answer}" if sequential else answer
+    if benchmark == "mgsm":
+        return f"Let me think.\n{MGSM_FINAL}{record['answer_number']}"
+    steps = [s["output"] if s["output"] is not None else record["input"] for s in record["steps"][:-1]]
+    choice = dict(evaluation.scoring.csqa_choices(record))[record["answer_key"]]
+    return "\n".join([*steps, f"{record['answer_key']}: {choice}"])
+
+
+def wrong_output(benchmark, setting, record):
+    if benchmark == "mgsm":
+        return f"{MGSM_FINAL}{record['answer_number'] + 7}"
+    if benchmark == "csqa":
+        choices = evaluation.scoring.csqa_choices(record)
+        key, text = next((k, t) for k, t in choices if k != record["answer_key"])
+        return f"{key}: {text}"
+    return "zzz qqq"
+
+
+@pytest.mark.parametrize("benchmark", ["xquad", "mgsm", "csqa"])
+def test_gold_answers_score_100_and_wrong_answers_0_through_the_stage_scoring(config, sets, benchmark):
+    by_setting = sets[benchmark]
+    gold = {s: [gold_output(benchmark, s, r) for r in records] for s, records in by_setting.items()}
+    wrong = {s: [wrong_output(benchmark, s, r) for r in records] for s, records in by_setting.items()}
+    right, _ = evaluation.score(config, benchmark, by_setting, gold)
+    bad, _ = evaluation.score(config, benchmark, by_setting, wrong)
+    for setting in by_setting:
+        assert right[setting]["accuracy"] == 1.0, (setting, right[setting])
+        assert bad[setting]["accuracy"] == 0.0, (setting, bad[setting])
+        if benchmark == "xquad" and setting.startswith("sit-") and not setting.endswith("/en"):
+            assert (right[setting]["follow_rate"], bad[setting]["follow_rate"]) == (1.0, 0.0)
+        if benchmark == "xquad":
+            assert right[setting]["exact_match"] == 1.0 and right[setting]["f1"] == 1.0
+        if benchmark == "csqa":
+            assert right[setting]["follow_rate"] == 1.0
+    if benchmark == "csqa":  # a bare answer skips the repeat / paraphrase step
+        assert bad["repeat"]["follow_rate"] == 0.0 and bad["paraphrase"]["follow_rate"] == 0.0
+
+
+def test_benchmark_metrics_average_groups_and_derive_the_table_settings():
+    models = {
+        "it-0": evaluation.EvalModel("it-0", "it", "it", path="a"),
+        "it-1": evaluation.EvalModel("it-1", "it", "it", path="b"),
+        "sit-0": evaluation.EvalModel("sit-0", "sit", "sit", path="c"),
+    }
+
+    def summary(it_de, sit_de, it_vi=0.0, sit_vi=0.0):
+        return {
+            "it-prompt/de": {"n": 4, "accuracy": it_de, "follow_rate": None},
+            "sit-prompt/de": {"n": 4, "accuracy": sit_de, "follow_rate": 0.5},
+            "it-prompt/vi": {"n": 4, "accuracy": it_vi, "follow_rate": None},
+            "sit-prompt/vi": {"n": 4, "accuracy": sit_vi, "follow_rate": 1.0},
+        }
+
+    per_model = {"it-0": summary(0.25, 0.0), "it-1": summary(0.75, 1.0), "sit-0": summary(0.0, 0.5, sit_vi=1.0)}
+    out = evaluation.benchmark_metrics("xquad", models, per_model)
+    assert out["it"]["models"] == ["it-0", "it-1"]
+    assert out["it"]["it-prompt/de"] == {"n": 4, "accuracy": 0.5, "follow_rate": None}
+    assert out["it"]["de"] == out["it"]["it-prompt/de"]  # IT rows report the IT prompt
+    assert out["sit"]["de"]["accuracy"] == 0.5 and out["sit"]["vi"]["accuracy"] == 1.0  # SIT rows: the SIT prompt
+    assert out["sit"]["all"]["accuracy"] == 0.75 and out["sit"]["all"]["follow_rate"] == 0.75
+    assert out["it-1"]["all"]["accuracy"] == 0.375
+    mgsm = evaluation.benchmark_metrics(
+        "mgsm",
+        {"m": models["it-0"]},
+        {"m": {"en-cot/de": {"n": 2, "accuracy": 1.0}, "en-cot/fr": {"n": 2, "accuracy": 0.0}}},
+    )
+    assert mgsm["it"]["en-cot/all"] == {"n": 2, "accuracy": 0.5}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, sets, one_torch_thread):
+    texts = [r["instruction"] + "\n" + r["input"] for by in sets.values() for rs in by.values() for r in rs]
+    size = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    return tiny.build_tiny(
+        texts * 3, tmp_path_factory.mktemp("m") / "tiny", seed=0, max_position_embeddings=4096, vocab_size=300, **size
+    )
+
+
+def test_generation_is_cached_per_setting_and_restarts_when_the_model_changes(
+    shared_data, sets, tiny_model, tmp_path, monkeypatch
+):
+    config = make_config(shared_data, limit=3, models={"a": {"path": str(tiny_model), "group": "it", "prompt": "it"}})
+    models = evaluation.eval_models(config, tmp_path)
+    wanted = {"xquad": {k: v for k, v in sets["xquad"].items() if k.endswith("/de")}, "csqa": sets["csqa"]}
+    first = evaluation.generate(config, models, wanted, tmp_path)
+    files = sorted((tmp_path / "outputs" / "smoke" / "eval_cache").rglob("*.json"))
+    assert len(files) == 5  # one per (model, benchmark, setting)
+    assert all(len(outputs) == 3 for by in first["a"].values() for outputs in by.values())
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the model was loaded although every output is cached")
+
+    monkeypatch.setattr("seqit_utils.generate.HFGenerator", no_load)
+    assert evaluation.generate(config, models, wanted, tmp_path) == first  # a re-run: nothing generated
+
+    files[0].unlink()  # a run that died before this setting: only it is generated again
+    with pytest.raises(AssertionError, match="was loaded"):
+        evaluation.generate(config, models, wanted, tmp_path)
+    monkeypatch.undo()
+    assert evaluation.generate(config, models, wanted, tmp_path) == first  # greedy: the same outputs again
+
+    config_file = tiny_model / "config.json"
+    os.utime(config_file, ns=(config_file.stat().st_atime_ns, config_file.stat().st_mtime_ns + 10**9))
+    monkeypatch.setattr("seqit_utils.generate.HFGenerator", no_load)
+    with pytest.raises(AssertionError, match="was loaded"):  # a retrained model never reuses old outputs
+        evaluation.generate(config, models, wanted, tmp_path)
+
+
+def test_harness_runs_gsm8k_skips_what_cannot_run_and_resumes_from_its_cache(
+    shared_data, tiny_model, tmp_path, monkeypatch
+):
+    config = make_config(
+        shared_data,
+        models={"m": {"path": str(tiny_model), "group": "sit"}},
+        harness={"tasks": ["mmlu", "gsm8k", "humaneval"], "limit": 2, "max_gen_toks": 8},
+    )
+    models = evaluation.eval_models(config, tmp_path)
+    metrics, skipped = table5.evaluate_harness(config, models, tmp_path)
+    assert list(metrics) == ["gsm8k"]
+    assert metrics["gsm8k"]["m"]["all"]["n"] == 2 and metrics["gsm8k"]["sit"]["models"] == ["m"]
+    assert 0.0 <= metrics["gsm8k"]["sit"]["all"]["accuracy"] <= 1.0
+    assert skipped["arc_challenge"] == "not configured: evaluation.harness.tasks does not list arc_challenge"
+    assert skipped["humaneval"].startswith("code execution not allowed")
+    assert skipped["mmlu"].startswith("data not available")
+
+    asked = []
+    real = table5.harness.run_tasks
+    monkeypatch.setattr(
+        table5.harness, "run_tasks", lambda model, tasks, **kw: asked.append(tasks) or real(model, tasks, **kw)
+    )
+    again, skipped_again = table5.evaluate_harness(config, models, tmp_path)
+    assert asked == [["mmlu"]]  # a re-run asks only for what has no result yet (GSM8K's is cached)
+    assert skipped_again == skipped
+    assert again["gsm8k"] == metrics["gsm8k"]
+
+
+def test_alpaca_eval_win_rate_against_the_recorded_references(config, sets):
+    references = sets["alpaca_eval"]["all"]
+    outputs = {"all": [f"MINE {r['instruction']}" for r in references]}
+
+    def judge(conversations):  # a scripted judge at the LLM boundary: prefers the answer marked MINE
+        replies = []
+        for messages in conversations:
+            text = messages[-1]["content"]
+            a, b = text.index("### Response A"), text.index("### Response B")
+            replies.append("[[A]]" if "MINE" in text[a:b] else "[[B]]")
+        return replies
+
+    result = table5.alpaca_eval_metrics(config, "sit-0", {"all": references}, outputs, complete=judge)["all"]
+    assert result["win_rate"] == 1.0 and result["n_scored"] == 3
+    assert (result["generator"], result["reference_generator"]) == ("sit-0", "gpt4_1106_preview")
+
+
+def test_paper_tables_name_skipped_benchmarks_and_read_seqeval_means(tmp_path):
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    (metrics / "gsm8k.json").write_text(json.dumps({"sit": {"all": {"accuracy": 0.25}}}))
+    (metrics / "mmlu.json").write_text(json.dumps({"skipped": "data not available (offline)"}))
+    (metrics / "seqeval.json").write_text(json.dumps({"mean": {"sit": {"follow_rate": 0.5}, "it": {}}}))
+    table = paper_tables.write_paper_tables(["table_5"], metrics, tmp_path / "tables")["table_5"]
+    assert table.value("SIT", "GSM8K") == 25.0 and table.value("SIT", "SeqEval") == 50.0
+    assert table.value("IT", "SeqEval") is None and table.value("SIT", "MMLU") is None
+    note = table.notes[-1]
+    assert "mmlu: data not available (offline)" in note and "arc_challenge: no metrics file" in note
+    assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["table_5.csv", "table_5.md", "table_5.tex"]
+
+
+def test_evaluation_params_are_validated(shared_data):
+    with pytest.raises(ValueError, match=r"evaluation.models.x.endpoint = 'nope'; allowed values: local"):
+        make_config(shared_data, models={"x": {"endpoint": "nope", "group": "sit"}})
+    with pytest.raises(ValueError, match="give either `path`"):
+        make_config(shared_data, models={"x": {"path": "a", "endpoint": "local", "group": "sit"}})
+    with pytest.raises(ValueError, match="evaluation.harness.tasks"):
+        make_config(shared_data, harness={"tasks": ["hellaswag"]})
