@@ -101,6 +101,7 @@ def test_smoke_repro_runs_every_stage_then_skips(project):
     assert "| two_step_seen | 20 |" in (out / "tables/miniature.md").read_text()
     assert "Running stage 'manual_sit_eval'" in first
     _check_llm_stages(out)
+    _check_eval_stages(out)
 
     second = _run([*dvc, "repro"], dest, env)
     assert "didn't change, skipping" in second and "Running stage" not in second
@@ -143,6 +144,34 @@ def _check_llm_stages(out: Path) -> None:
     for path in out.rglob("*"):
         if path.is_file():
             assert CANARY.encode() not in path.read_bytes(), path
+
+
+def _check_eval_stages(out: Path) -> None:
+    """Notebooks 06 and 08 evaluated every model on every benchmark with local data (4 items each in smoke; the
+    harness 2 documents) and wrote the paper's tables; what cannot run here is listed with its reason."""
+    read = lambda name: json.loads((out / f"metrics/{name}.json").read_text())  # noqa: E731
+    if not (SHARED / "MANIFEST.md").is_file():
+        assert read("xquad")["skipped"].startswith("data not found")
+        return
+    xquad, mgsm, csqa = read("xquad"), read("mgsm"), read("csqa")
+    for group, models in (("it", ["it-0", "it-1"]), ("sit", ["sit-0", "sit-1"])):
+        assert xquad[group]["models"] == mgsm[group]["models"] == csqa[group]["models"] == models
+        for lang in ("en", "de", "vi"):
+            assert xquad[group][lang]["n"] == 4 and 0 <= xquad[group][lang]["accuracy"] <= 1
+        assert 0 <= mgsm[group]["trans-cot/de"]["accuracy"] <= 1 and csqa[group]["repeat"]["n"] == 4
+        assert read("gsm8k")[group]["all"]["n"] == 2 and read("humaneval")[group]["all"]["n"] == 2
+        assert read("alpaca_eval")[group]["models"] == models
+    assert xquad["sit"]["de"] == xquad["sit"]["sit-prompt/de"] and xquad["it"]["de"] == xquad["it"]["it-prompt/de"]
+    assert read("mmlu")["skipped"].startswith("data not available")
+    assert read("arc_challenge")["skipped"].startswith("data not available")
+    assert read("alpaca_eval")["sit-0"]["all"]["n"] == 4
+    rows = (out / "generations/benchmarks_06.jsonl").read_text().splitlines()
+    assert len(rows) == 4 * 4 * (6 + 4 + 3)  # models × items × settings (XQuAD 2 prompts × 3 languages, MGSM, CSQA)
+    for table in ("table_2", "table_5", "table_7", "table_8", "table_9", "table_10", "table_11"):
+        for ext in ("md", "csv", "tex"):
+            assert (out / f"tables/{table}.{ext}").is_file(), (table, ext)
+    table5 = (out / "tables/table_5.md").read_text()
+    assert "| SIT |" in table5 and "Not run: mmlu: data not available" in table5
 
 
 def test_switching_profile_writes_its_own_folder(project, shared_data):
