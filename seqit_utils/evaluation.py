@@ -120,20 +120,28 @@ def _build(name: str, options: Any, folder: str | None, limit: int | None) -> Se
 
 # ---------------------------------------------------------------- generation (batched, cached)
 def generate(
-    config: Config, models: Mapping[str, EvalModel], sets: Mapping[str, Sets], root: str | Path = "."
+    config: Config,
+    models: Mapping[str, EvalModel],
+    sets: Mapping[str, Sets],
+    root: str | Path = ".",
+    *,
+    progress: bool = True,
 ) -> dict[str, dict[str, dict[str, list[str]]]]:
     """Greedy outputs `{model: {benchmark: {setting: [output, ...]}}}`; cached outputs are reused, the rest is
-    generated with one model load per model (local models) or through the endpoint's client (cached requests)."""
+    generated with one model load per model (local models) or through the endpoint's client (cached requests).
+    `progress`: a bar per model over its (benchmark, setting) sets."""
+    from tqdm.auto import tqdm
+
     out: dict[str, dict[str, dict[str, list[str]]]] = {}
+    todo = [(b, s) for b, by_setting in sets.items() for s in by_setting]
     for name, model in models.items():
+        out[name] = {benchmark: {} for benchmark in sets}
         with _backend(config, model, root) as backend:
-            out[name] = {
-                benchmark: {
-                    setting: _cached_outputs(config, model, benchmark, setting, records, backend, root)
-                    for setting, records in by_setting.items()
-                }
-                for benchmark, by_setting in sets.items()
-            }
+            for benchmark, setting in tqdm(todo, desc=f"generate {name}", unit="set", disable=not progress):
+                records = sets[benchmark][setting]
+                out[name][benchmark][setting] = _cached_outputs(
+                    config, model, benchmark, setting, records, backend, root
+                )
     return out
 
 
@@ -163,7 +171,8 @@ class _Backend:
 
         if self._generator is None:
             batch = self.config.evaluation.batch_size if self.config.evaluation else 16
-            self._generator = HFGenerator(self.model.path, batch_size=batch, progress=False)
+            device = "cuda" if _cuda() else "cpu"
+            self._generator = HFGenerator(self.model.path, batch_size=batch, device=device, progress=False)
         return self._generator
 
     def generate(self, prompts: list[str], max_new_tokens: int) -> list[str]:
@@ -176,6 +185,12 @@ class _Backend:
 
             self._client = self.stack.enter_context(open_endpoint(self.config, self.model.endpoint, self.root))
         return [r.text or "" for r in self._client.complete([[{"role": "user", "content": p}] for p in prompts])]
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 @contextlib.contextmanager

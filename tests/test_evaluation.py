@@ -239,3 +239,18 @@ def test_evaluation_params_are_validated(shared_data):
         make_config(shared_data, models={"x": {"path": "a", "endpoint": "local", "group": "sit"}})
     with pytest.raises(ValueError, match="evaluation.harness.tasks"):
         make_config(shared_data, harness={"tasks": ["hellaswag"]})
+
+
+def test_an_endpoint_model_answers_through_a_real_served_endpoint(shared_data, sets, tiny_model, tmp_path):
+    import shutil
+
+    shutil.copytree(tiny_model, tmp_path / "outputs" / "smoke" / "models" / "sit-0")  # llm.endpoints.local: sit-0
+    config = make_config(shared_data, limit=3, models={"served": {"endpoint": "local", "group": "sit"}})
+    models = evaluation.eval_models(config, tmp_path)
+    wanted = {"csqa": {"repeat": sets["csqa"]["repeat"]}}
+    first = evaluation.generate(config, models, wanted, tmp_path, progress=False)
+    outputs = first["served"]["csqa"]["repeat"]
+    assert len(outputs) == 3 and all(isinstance(o, str) for o in outputs)
+    cache = tmp_path / "outputs" / "smoke" / "llm_cache" / "local.sqlite"
+    assert cache.is_file()  # the endpoint's replies went through the LLM client and its request cache
+    assert evaluation.generate(config, models, wanted, tmp_path, progress=False) == first
