@@ -8,6 +8,7 @@ files and the run's settings, so a re-run or a resumed run evaluates only what i
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -36,8 +37,8 @@ def run_harness(
     config: Config, models: Mapping[str, EvalModel], root: str | Path = "."
 ) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, str]]:
     """Harness results `{task: {model: row}}` (row: the harness's "<metric>,<filter>" values and `n_samples`) and
-    `{task: reason}` for tasks that did not run: not configured, HumanEval without `allow_code_execution`, data not
-    available (offline without local files), or only endpoint models to evaluate."""
+    `{task: reason}` for tasks that did not run: not configured, lm_eval not installed (the `eval` extra), HumanEval
+    without `allow_code_execution`, data not available (offline without local files), or only endpoint models."""
     spec = config.evaluation.harness if config.evaluation else None
     if spec is None:
         reason = f"not configured: params/{config.profile}.yaml has no evaluation.harness"
@@ -54,6 +55,9 @@ def run_harness(
             "allow_code_execution: true (preferably in a sandbox)"
         )
         tasks.remove("humaneval")
+    if tasks and importlib.util.find_spec("lm_eval") is None:
+        reason = "lm-evaluation-harness is not installed: pip install -e '.[eval]'"
+        return {}, skipped | dict.fromkeys(tasks, reason)
     settings = harness_settings(config)
     results: dict[str, dict[str, dict[str, Any]]] = {}
     for name, model in models.items():
@@ -129,6 +133,8 @@ def evaluate_alpaca_eval(
     sets, skipped = evaluation.prompt_sets(config, ["alpaca_eval"])
     if "alpaca_eval" in skipped:
         return None, skipped["alpaca_eval"], []
+    if config.evaluation.alpaca_eval.method == "package" and importlib.util.find_spec("alpaca_eval") is None:
+        return None, "alpaca_eval is not installed (method: package): pip install -e '.[eval]'", []
     outputs = evaluation.generate(config, models, sets, root)
     out = evaluation.experiment.profile_dir(config, root) / "alpaca_eval"
     per_model = {}

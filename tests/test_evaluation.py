@@ -254,3 +254,16 @@ def test_an_endpoint_model_answers_through_a_real_served_endpoint(shared_data, s
     cache = tmp_path / "outputs" / "smoke" / "llm_cache" / "local.sqlite"
     assert cache.is_file()  # the endpoint's replies went through the LLM client and its request cache
     assert evaluation.generate(config, models, wanted, tmp_path, progress=False) == first
+
+
+def test_without_the_eval_extra_the_harness_tasks_are_skipped_with_the_install_command(
+    shared_data, tmp_path, monkeypatch
+):
+    real = table5.importlib.util.find_spec
+    monkeypatch.setattr(table5.importlib.util, "find_spec", lambda name: None if name == "lm_eval" else real(name))
+    config = make_config(shared_data, harness={"tasks": ["gsm8k", "humaneval"], "allow_code_execution": True})
+    metrics, skipped = table5.evaluate_harness(config, evaluation.eval_models(config, tmp_path), tmp_path)
+    assert metrics == {}
+    reason = "lm-evaluation-harness is not installed: pip install -e '.[eval]'"
+    assert skipped["gsm8k"] == skipped["humaneval"] == reason
+    assert skipped["mmlu"].startswith("not configured")
