@@ -79,8 +79,9 @@ def eval_models(config: Config, root: str | Path = ".") -> dict[str, EvalModel]:
 
 # ---------------------------------------------------------------- prompt sets
 def prompt_sets(config: Config, benchmarks: Sequence[str]) -> tuple[dict[str, Sets], dict[str, str]]:
-    """`{benchmark: {setting: records}}` for the prompt benchmarks among `benchmarks`, and `{benchmark: reason}`
-    for those that cannot run (not configured in params, or their data not found: the loader's message)."""
+    """`{benchmark: {setting: records}}` for the prompt benchmarks among `benchmarks`, and what did not run:
+    `{benchmark: reason}` for a whole benchmark (not configured in params, or its data not found: the loader's
+    message), `{"<benchmark>/<lang>": reason}` for a language whose files are missing while others run."""
     spec, folder = config.evaluation, data_dir(config)
     limit = spec.limit if spec else None
     sets: dict[str, Sets] = {}
@@ -92,30 +93,32 @@ def prompt_sets(config: Config, benchmarks: Sequence[str]) -> tuple[dict[str, Se
         if options is None:
             skipped[name] = f"not configured: params/{config.profile}.yaml has no evaluation.{name}"
             continue
-        try:
-            sets[name] = _build(name, options, folder, limit)
-        except DataNotFoundError as err:
-            skipped[name] = f"data not found: {err}"
+        parts = [(lang, lang) for lang in options.langs] if name in ("xquad", "mgsm") else [(None, "all")]
+        for lang, label in parts:
+            try:
+                sets.setdefault(name, {}).update(_build(name, options, folder, limit, lang))
+            except DataNotFoundError as err:
+                skipped[f"{name}/{label}"] = f"data not found: {err}"
+        if not sets.get(name):
+            sets.pop(name, None)
+            reasons = [skipped.pop(f"{name}/{label}") for _, label in parts]
+            skipped[name] = reasons[0] if len(reasons) == 1 else f"{reasons[0]} (and every other language)"
     return sets, skipped
 
 
-def _build(name: str, options: Any, folder: str | None, limit: int | None) -> Sets:
-    out: Sets = {}
+def _build(name: str, options: Any, folder: str | None, limit: int | None, lang: str | None) -> Sets:
     if name == "xquad":
-        for lang in options.langs:
-            built = eval_sets.xquad_sets(
-                lang, wording=options.wording, accept_english=options.accept_english, data_dir=folder, limit=limit
-            )
-            out |= {f"{prompt}-prompt/{lang}": records for prompt, records in built.items()}
-    elif name == "mgsm":
-        for lang in options.langs:
-            built = eval_sets.mgsm_sets(lang, n_shot=options.n_shot, data_dir=folder, limit=limit)
-            out |= {f"{variant.replace('_', '-')}/{lang}": records for variant, records in built.items()}
-    elif name == "csqa":
-        out = eval_sets.csqa_sets(wording=options.wording, data_dir=folder, limit=limit)
-    else:  # alpaca_eval: the reference model's recorded answers are the gold outputs
-        out = {"all": loaders.load_alpaca_eval(generator=options.reference, data_dir=folder, limit=limit)}
-    return out
+        built = eval_sets.xquad_sets(
+            lang, wording=options.wording, accept_english=options.accept_english, data_dir=folder, limit=limit
+        )
+        return {f"{prompt}-prompt/{lang}": records for prompt, records in built.items()}
+    if name == "mgsm":
+        built = eval_sets.mgsm_sets(lang, n_shot=options.n_shot, data_dir=folder, limit=limit)
+        return {f"{variant.replace('_', '-')}/{lang}": records for variant, records in built.items()}
+    if name == "csqa":
+        return eval_sets.csqa_sets(wording=options.wording, data_dir=folder, limit=limit)
+    # alpaca_eval: the reference model's recorded answers are the gold outputs
+    return {"all": loaders.load_alpaca_eval(generator=options.reference, data_dir=folder, limit=limit)}
 
 
 # ---------------------------------------------------------------- generation (batched, cached)
@@ -353,11 +356,21 @@ def generation_records(
 
 
 def write_benchmark(
-    config: Config, benchmark: str, content: Mapping[str, Any] | None, skipped: str | None, root: str | Path = "."
+    config: Config,
+    benchmark: str,
+    content: Mapping[str, Any] | None,
+    skipped: Mapping[str, str],
+    root: str | Path = ".",
 ) -> Path:
-    """`outputs/<profile>/metrics/<benchmark>.json` with provenance: the metrics, or `{"skipped": reason}`."""
-    if (content is None) == (skipped is None):
-        raise ValueError(f"{benchmark}: give either its metrics or the reason it was skipped")
-    body = dict(content) if skipped is None else {"skipped": skipped}
+    """`outputs/<profile>/metrics/<benchmark>.json` with provenance: `{"skipped": reason}` when `skipped` names the
+    benchmark, else its metrics plus `skipped_settings` (`{lang: reason}`) for the languages that did not run."""
+    if benchmark in skipped:
+        body: dict[str, Any] = {"skipped": skipped[benchmark]}
+    elif content is None:
+        raise ValueError(f"{benchmark}: no metrics and no reason it was skipped")
+    else:
+        prefix = f"{benchmark}/"
+        partial = {key[len(prefix) :]: reason for key, reason in skipped.items() if key.startswith(prefix)}
+        body = {**content, **({"skipped_settings": partial} if partial else {})}
     path = experiment.profile_dir(config, root) / "metrics" / f"{benchmark}.json"
     return io.write_metrics(path, body, config.params(), config.experiment.seeds)

@@ -149,9 +149,16 @@ def write_paper_tables(names: Sequence[str], metrics_dir: str | Path, out_dir: s
             if content is None:
                 absent.append(f"{benchmark}: no metrics file")
             elif isinstance(content, Mapping) and "skipped" in content and len(content) == 1:
-                absent.append(f"{benchmark}: {content['skipped']}")
+                absent.append(f"{benchmark}: {_first_line(content['skipped'])}")
+            elif isinstance(content, Mapping):
+                for setting, reason in (content.get("skipped_settings") or {}).items():
+                    absent.append(f"{benchmark} {setting}: {_first_line(reason)}")
         if absent:
             table = replace(table, notes=(*table.notes, "Not run: " + "; ".join(absent) + "."))
         write_table(table, out_dir, name)
         tables[name] = table
     return tables
+
+
+def _first_line(text: str) -> str:
+    return str(text).strip().splitlines()[0] if str(text).strip() else ""

@@ -125,16 +125,17 @@ def _number(value: Any) -> float | None:
 
 def evaluate_alpaca_eval(
     config: Config, models: Mapping[str, EvalModel], root: str | Path = "."
-) -> tuple[dict[str, Any] | None, str | None, list[dict[str, Any]]]:
+) -> tuple[dict[str, Any] | None, dict[str, str], list[dict[str, Any]]]:
     """AlpacaEval for every model: generate (cached), judge with `llm.judge` (its requests cached), and return the
-    metrics file content (None when skipped), the reason it was skipped (else None) and the generation rows."""
+    metrics file content (None when skipped), `{"alpaca_eval": reason}` when skipped (else {}) and the generation
+    rows."""
     from seqit_utils import endpoints, llm_stages
 
     sets, skipped = evaluation.prompt_sets(config, ["alpaca_eval"])
     if "alpaca_eval" in skipped:
-        return None, skipped["alpaca_eval"], []
+        return None, skipped, []
     if config.evaluation.alpaca_eval.method == "package" and importlib.util.find_spec("alpaca_eval") is None:
-        return None, "alpaca_eval is not installed (method: package): pip install -e '.[eval]'", []
+        return None, {"alpaca_eval": "alpaca_eval is not installed (method: package): pip install -e '.[eval]'"}, []
     outputs = evaluation.generate(config, models, sets, root)
     out = evaluation.experiment.profile_dir(config, root) / "alpaca_eval"
     per_model = {}
@@ -151,7 +152,7 @@ def evaluate_alpaca_eval(
             )
     rows = evaluation.generation_records(sets, outputs, {})
     metrics = evaluation.benchmark_metrics("alpaca_eval", models, per_model)
-    return {**metrics, "client": llm_stages.stats_dict(client.totals)}, None, rows
+    return {**metrics, "client": llm_stages.stats_dict(client.totals)}, {}, rows
 
 
 def alpaca_eval_metrics(

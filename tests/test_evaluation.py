@@ -267,3 +267,23 @@ def test_without_the_eval_extra_the_harness_tasks_are_skipped_with_the_install_c
     reason = "lm-evaluation-harness is not installed: pip install -e '.[eval]'"
     assert skipped["gsm8k"] == skipped["humaneval"] == reason
     assert skipped["mmlu"].startswith("not configured")
+
+
+def test_a_language_without_files_is_skipped_alone_and_named_in_the_metrics_and_tables(shared_data, tmp_path):
+    # ../shared/data holds out XQuAD ar/hi/th (MANIFEST): the other languages still run
+    config = make_config(shared_data, limit=2, xquad={"langs": ["de", "ar"]})
+    built, skipped = evaluation.prompt_sets(config, ["xquad"])
+    assert list(built["xquad"]) == ["it-prompt/de", "sit-prompt/de"]
+    assert list(skipped) == ["xquad/ar"] and "xquad.ar.json" in skipped["xquad/ar"]
+    models = {"m": evaluation.EvalModel("m", "sit", "sit", path="x")}
+    outputs = {s: [r["answers"][0] for r in records] for s, records in built["xquad"].items()}
+    summaries, _ = evaluation.score(config, "xquad", built["xquad"], outputs)
+    content = evaluation.benchmark_metrics("xquad", models, {"m": summaries})
+    path = evaluation.write_benchmark(config, "xquad", content, skipped, tmp_path)
+    written = json.loads(path.read_text())
+    assert list(written["skipped_settings"]) == ["ar"] and written["sit"]["de"]["n"] == 2
+    table = paper_tables.write_paper_tables(["table_9"], path.parent, tmp_path / "tables")["table_9"]
+    assert table.value("SIT", "ar") is None and table.value("SIT", "de") is not None
+    assert "Not run: xquad ar: data not found: dataset 'xquad': could not find 'xquad.ar.json'" in table.notes[-1]
+    with pytest.raises(ValueError, match="csqa: no metrics and no reason it was skipped"):
+        evaluation.write_benchmark(config, "csqa", None, {}, tmp_path)
