@@ -155,9 +155,27 @@ def write_paper_tables(names: Sequence[str], metrics_dir: str | Path, out_dir: s
                     absent.append(f"{benchmark} {setting}: {_first_line(reason)}")
         if absent:
             table = replace(table, notes=(*table.notes, "Not run: " + "; ".join(absent) + "."))
+        empty = _empty_columns(table, SPECS[name], metrics)
+        if empty:
+            why = "no value computed, e.g. no judge verdict parsed; see the metrics files"
+            note = f"Empty although run: {', '.join(empty)} ({why})."
+            table = replace(table, notes=(*table.notes, note))
         write_table(table, out_dir, name)
         tables[name] = table
     return tables
+
+
+def _empty_columns(table: Table, spec: TableSpec, metrics: Mapping[str, Any]) -> list[str]:
+    """Columns with no value in any row whose benchmark file exists and was not skipped as a whole."""
+    empty = []
+    for column in table.columns:
+        if any(table.value(row, column) is not None for row in table.rows):
+            continue
+        getters = [spec.getter(row, column) for row in table.rows]
+        benchmarks = {g.split(".")[0] for g in getters if isinstance(g, str)}
+        if benchmarks and all(isinstance(metrics.get(b), Mapping) and "skipped" not in metrics[b] for b in benchmarks):
+            empty.append(column)
+    return empty
 
 
 def _first_line(text: str) -> str:

@@ -224,11 +224,14 @@ def test_paper_tables_name_skipped_benchmarks_and_read_seqeval_means(tmp_path):
     (metrics / "gsm8k.json").write_text(json.dumps({"sit": {"all": {"accuracy": 0.25}}}))
     (metrics / "mmlu.json").write_text(json.dumps({"skipped": "data not available (offline)"}))
     (metrics / "seqeval.json").write_text(json.dumps({"mean": {"sit": {"follow_rate": 0.5}, "it": {}}}))
+    unparsed = {"all": {"win_rate": None, "n": 4, "n_scored": 0}}
+    (metrics / "alpaca_eval.json").write_text(json.dumps({"it": unparsed, "sit": unparsed}))
     table = paper_tables.write_paper_tables(["table_5"], metrics, tmp_path / "tables")["table_5"]
     assert table.value("SIT", "GSM8K") == 25.0 and table.value("SIT", "SeqEval") == 50.0
     assert table.value("IT", "SeqEval") is None and table.value("SIT", "MMLU") is None
-    note = table.notes[-1]
-    assert "mmlu: data not available (offline)" in note and "arc_challenge: no metrics file" in note
+    not_run, empty = table.notes[-2:]
+    assert "mmlu: data not available (offline)" in not_run and "arc_challenge: no metrics file" in not_run
+    assert empty.startswith("Empty although run: AlpacaEval (no value computed")  # ran, no verdict parsed
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["table_5.csv", "table_5.md", "table_5.tex"]
 
 
