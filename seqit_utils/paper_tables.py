@@ -6,6 +6,7 @@ of each table; none could be checked against the paper's printed tables here (se
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -154,7 +155,7 @@ def write_paper_tables(names: Sequence[str], metrics_dir: str | Path, out_dir: s
                 for setting, reason in (content.get("skipped_settings") or {}).items():
                     absent.append(f"{benchmark} {setting}: {_first_line(reason)}")
         if absent:
-            table = replace(table, notes=(*table.notes, "Not run: " + "; ".join(absent) + "."))
+            table = replace(table, notes=(*table.notes, "Not run: " + "; ".join(a.rstrip(".") for a in absent) + "."))
         empty = _empty_columns(table, SPECS[name], metrics)
         if empty:
             why = "no value computed, e.g. no judge verdict parsed; see the metrics files"
@@ -166,17 +167,18 @@ def write_paper_tables(names: Sequence[str], metrics_dir: str | Path, out_dir: s
 
 
 def _empty_columns(table: Table, spec: TableSpec, metrics: Mapping[str, Any]) -> list[str]:
-    """Columns with no value in any row whose benchmark file exists and was not skipped as a whole."""
+    """Columns with no value in any row although their setting was evaluated (`<benchmark>.<model>.<setting>`
+    exists for some row): the run produced no number, e.g. no judge verdict parsed."""
     empty = []
     for column in table.columns:
         if any(table.value(row, column) is not None for row in table.rows):
             continue
-        getters = [spec.getter(row, column) for row in table.rows]
-        benchmarks = {g.split(".")[0] for g in getters if isinstance(g, str)}
-        if benchmarks and all(isinstance(metrics.get(b), Mapping) and "skipped" not in metrics[b] for b in benchmarks):
+        paths = [g.split(".") for g in (spec.getter(row, column) for row in table.rows) if isinstance(g, str)]
+        if any(lookup(metrics, ".".join(path[:3])) is not None for path in paths):
             empty.append(column)
     return empty
 
 
 def _first_line(text: str) -> str:
-    return str(text).strip().splitlines()[0] if str(text).strip() else ""
+    """The first sentence of a (loader's multi-line) message."""
+    return re.split(r"(?<=\.)\s", str(text).strip(), maxsplit=1)[0]
