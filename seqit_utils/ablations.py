@@ -1,0 +1,149 @@
+"""Training sets of the ablations of §5.1 (Table 6/12): pure, seeded builders over IT and SIT records.
+
+- `data_level`: SIT records drawn (seeded order) until their total *output* tokens reach the IT set's, so IT and SIT
+  train on the same amount of target text; the totals differ by less than one record's output.
+- `instance_level`: equally many IT and SIT examples, each IT example paired with a SIT example of the same token
+  length (instruction + input + output); IT examples without a partner of their length are left out.
+- `sit_split`: each sequential example decomposed into its single-task steps (step k reads step k-1's output),
+  merged as a training set: the same content as SIT without the sequential instruction.
+- `sit_multi`: each sequential example as a multi-turn conversation i1, y1, i2, y2, … (`messages`).
+
+Tokens are counted with a named tokenizer (`count_tokens`); every builder returns `(records, report)`, the report
+saying what it produced (sizes, token totals, what was left out and why).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from seqit_utils import sit, tasks
+
+Record = dict[str, Any]
+Counter = Callable[[list[str]], list[int]]
+StepInstruction = Callable[[Record, int], "str | None"]
+
+
+def count_tokens(tokenizer: Any) -> Counter:
+    """texts -> token counts with a Hugging Face tokenizer (no special tokens), batched."""
+    return lambda texts: [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+
+def _example_text(record: Mapping[str, Any]) -> str:
+    return "\n".join(part for part in (record["instruction"], record.get("input") or "", record["output"]) if part)
+
+
+def data_level(it: Sequence[Record], sit_records: Sequence[Record], count: Counter, seed: int) -> tuple[list, dict]:
+    """SIT records in a `random.Random(seed)` order, taken while the IT set's output-token total is not yet
+    reached (the last one taken may pass it)."""
+    target = sum(count([r["output"] for r in it]))
+    order = list(range(len(sit_records)))
+    random.Random(seed).shuffle(order)
+    lengths = count([sit_records[i]["output"] for i in order])
+    chosen, total = [], 0
+    for i, length in zip(order, lengths, strict=True):
+        if total >= target:
+            break
+        chosen.append(sit_records[i])
+        total += length
+    report = {"it_records": len(it), "it_output_tokens": target, "sit_available": len(sit_records),
+              "sit_records": len(chosen), "sit_output_tokens": total, "difference": total - target,
+              "reached": total >= target}  # fmt: skip
+    return chosen, report
+
+
+def instance_level(
+    it: Sequence[Record], sit_records: Sequence[Record], count: Counter, seed: int
+) -> tuple[tuple[list, list], dict]:
+    """(IT subset, SIT subset) of equal size; pair i has the same token length (instruction + input + output).
+    IT examples are visited in a `random.Random(seed)` order; each takes an unused SIT example of its length."""
+    it_lengths = count([_example_text(r) for r in it])
+    sit_lengths = count([_example_text(r) for r in sit_records])
+    pool: dict[int, list[int]] = defaultdict(list)
+    for i, length in enumerate(sit_lengths):
+        pool[length].append(i)
+    rng = random.Random(seed)
+    for indices in pool.values():
+        rng.shuffle(indices)
+    order = list(range(len(it)))
+    rng.shuffle(order)
+    pairs = [(i, pool[it_lengths[i]].pop()) for i in order if pool.get(it_lengths[i])]
+    it_subset, sit_subset = [it[i] for i, _ in pairs], [sit_records[j] for _, j in pairs]
+    report = {"it_available": len(it), "sit_available": len(sit_records), "pairs": len(pairs),
+              "it_unpaired": len(it) - len(pairs), "tokens": sum(it_lengths[i] for i, _ in pairs),
+              "equal_lengths": all(it_lengths[i] == sit_lengths[j] for i, j in pairs)}  # fmt: skip
+    return (it_subset, sit_subset), report
+
+
+def sit_split(records: Sequence[Record], step_instruction: StepInstruction) -> tuple[list, dict]:
+    """Single-task records from the steps of sequential `records`: step k has instruction `step_instruction(record,
+    k)`, input = the record's input (k = 0) or step k-1's output, output = step k's. A record with one step, an
+    unknown step output or no instruction for some step is left out (counted by reason)."""
+    out, left_out = [], defaultdict(int)
+    for record in records:
+        steps = record.get("steps") or []
+        if len(steps) < 2:
+            left_out["single step"] += 1
+            continue
+        instructions = [step_instruction(record, k) for k in range(len(steps))]
+        if any(s["output"] is None for s in steps) or None in instructions:
+            left_out["unknown step output or instruction"] += 1
+            continue
+        source = record["input"]
+        for k, (step, instruction) in enumerate(zip(steps, instructions, strict=True)):
+            base = {"id": f"{record['id']}#step{k + 1}", "instruction": instruction, "input": source}
+            out.append({**base, "output": step["output"], "steps": [dict(step)], "n_steps": 1,
+                        "source_id": record["id"]})  # fmt: skip
+            source = step["output"]
+    report = {"sequential_records": len(records) - sum(left_out.values()), "records": len(out),
+              "left_out": dict(left_out)}  # fmt: skip
+    return out, report
+
+
+def sit_multi(records: Sequence[Record], step_instruction: StepInstruction) -> tuple[list, dict]:
+    """Each sequential record as one conversation: user i1 (+ the input), assistant y1, user i2, assistant y2, …
+    (`messages`, chat format; the loss goes on every assistant turn)."""
+    out, left_out = [], defaultdict(int)
+    for record in records:
+        steps = record.get("steps") or []
+        instructions = [step_instruction(record, k) for k in range(len(steps))]
+        if len(steps) < 2 or any(s["output"] is None for s in steps) or None in instructions:
+            left_out["single step, unknown step output or instruction"] += 1
+            continue
+        messages = []
+        for k, (step, instruction) in enumerate(zip(steps, instructions, strict=True)):
+            user = f"{instruction}\n\n{record['input']}" if k == 0 and record.get("input") else instruction
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": step["output"]}]
+        out.append({"id": f"{record['id']}#multi", "messages": messages, "source_id": record["id"]})
+    report = {"records": len(out), "turns": sum(len(r["messages"]) // 2 for r in out), "left_out": dict(left_out)}
+    return out, report
+
+
+# ---------------------------------------------------------------- step instructions
+def suite_step_instruction(seed: int) -> StepInstruction:
+    """Task-suite records: each step's task gets a single-task instruction of the suite (seeded wording); None for a
+    task the suite does not have."""
+    rng = random.Random(seed)
+
+    def instruction(record: Record, k: int) -> str | None:
+        task = record["steps"][k]["task"]
+        return tasks.instruction_for([task], rng) if task in tasks.TASKS else None
+
+    return instruction
+
+
+def manual_step_instruction(originals: Mapping[str, str]) -> StepInstruction:
+    """Manual SIT records (`sit.repeat_sit`, `paraphrase_sit`, `translate_sit`): an intermediate step is its clause
+    as an instruction ("Repeat the input."), the last step the original instruction (`originals`: source id ->
+    instruction, e.g. from the IT records)."""
+    clauses = {name: forms[0] for name, forms in sit.INTERMEDIATES.items()} | {"translate": sit.TRANSLATE_CLAUSE}
+
+    def instruction(record: Record, k: int) -> str | None:
+        if k == len(record["steps"]) - 1:
+            return originals.get(record.get("source_id", ""))
+        clause = clauses.get(record["steps"][k]["task"])
+        return None if clause is None else clause[0].upper() + clause[1:] + "."
+
+    return instruction
