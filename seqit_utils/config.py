@@ -295,6 +295,25 @@ class AlpacaEvalConfig(_Strict):
     max_new_tokens: int = Field(default=512, gt=0)
 
 
+class AnalysisConfig(_Strict):
+    """Notebook 10 (figures): verb-noun sunbursts (§5.4) of instruction sets, Figure 2 / Table 13 from SeqEval's
+    judged metrics, the App. E case study."""
+
+    # name -> where its `instruction` fields are: a file under outputs/<profile>/ ("seq_instruct/iteration_2.jsonl")
+    # or "loader:<name>" (a `seqit_utils.loaders` dataset read from $SEQIT_DATA_DIR, e.g. "loader:seqeval")
+    instruction_sets: dict[str, str] = Field(min_length=1)
+    n_verbs: int = Field(default=15, gt=0)
+    n_nouns: int = Field(default=4, gt=0)
+    case_study_items: int = Field(default=5, ge=0)  # SeqEval items shown side by side, IT vs SIT (App. E)
+
+
+class AblationConfig(_Strict):
+    """Notebook 09: the ablation training sets of §5.1 built from this profile's IT and SIT sets."""
+
+    tokenizer: str = "minilm"  # "minilm" (shipped, offline), "base" (this profile's base model) or a hub id / path
+    seed: int = 0
+
+
 class EvaluationConfig(_Strict):
     """Notebooks 06 (Tables 2, 7-11) and 08 (Table 5): which models, which benchmarks (absent: skipped), how much."""
 
@@ -321,6 +340,8 @@ class Config(_Strict):
     seq_instruct: SeqInstructConfig | None = None
     seqeval: SeqEvalConfig | None = None
     evaluation: EvaluationConfig | None = None
+    analysis: AnalysisConfig | None = None
+    ablations: AblationConfig | None = None
 
     @model_validator(mode="after")
     def _llm_for_llm_stages(self) -> Config:

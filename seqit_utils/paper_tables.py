@@ -94,15 +94,29 @@ def mgsm_spec(name: str = "table_10", models: Mapping[str, str] = MODELS) -> Tab
     return TableSpec(name, caption, tuple(rows), MGSM_LANGS, "mgsm.{row[0]}.{row[1]}/{column}.accuracy", row_keys=rows)
 
 
-def seqeval_tasks_spec(name: str = "table_13", models: Mapping[str, str] = MODELS, max_tasks: int = 4) -> TableSpec:
-    """Table 13 / Figure 2: SeqEval following rate (%) and judge score (1–5) per number of tasks."""
+def seqeval_tasks_spec(
+    name: str = "table_13", models: Mapping[str, str] = MODELS, tasks: Sequence[int] = (2, 3, 4, 5)
+) -> TableSpec:
+    """Table 13 / Figure 2: SeqEval following rate (%) and judge score (1-5) per number of tasks (Seq-Instruct
+    iteration k = k + 1 tasks), means over seeds of notebook 04's `seqeval.by_iteration` (`figures.tasks_curve`)."""
+    from seqit_utils.figures import tasks_curve
+
     measures = {"follow": "follow_rate", "score": "score"}
     columns = {f"{label} {what}": (key, metric) for label, key in models.items() for what, metric in measures.items()}
     formats = {column: SCORE if metric == "score" else PERCENT for column, (_, metric) in columns.items()}
-    rows = tuple(str(n) for n in range(1, max_tasks + 1))
+
+    def cell(row: str, column: tuple[str, str]) -> Getter:
+        model, metric = column
+
+        def get(metrics: Mapping[str, Any]) -> float | None:
+            point = tasks_curve(metrics.get("seqeval") or {}).get(model, {}).get(int(row)) or {}
+            return point.get(metric)
+
+        return get
+
     caption = "SeqEval by number of tasks in the instruction: following rate (%) and judge score (1-5)."
-    template = "seqeval.{column[0]}.tasks_{row}.{column[1]}"
-    return TableSpec(name, caption, rows, tuple(columns), template, column_keys=columns, formats=formats, stub="tasks")
+    rows = tuple(str(n) for n in tasks)
+    return TableSpec(name, caption, rows, tuple(columns), cell, column_keys=columns, formats=formats, stub="tasks")
 
 
 SPECS: dict[str, TableSpec] = {
@@ -156,7 +170,7 @@ def write_paper_tables(names: Sequence[str], metrics_dir: str | Path, out_dir: s
                     absent.append(f"{benchmark} {setting}: {_first_line(reason)}")
         if absent:
             table = replace(table, notes=(*table.notes, "Not run: " + "; ".join(a.rstrip(".") for a in absent) + "."))
-        empty = _empty_columns(table, SPECS[name], metrics)
+        empty = _empty_columns(table, SPECS[name], metrics, BENCHMARKS[name])
         if empty:
             why = "no value computed, e.g. no judge verdict parsed; see the metrics files"
             note = f"Empty although run: {', '.join(empty)} ({why})."
@@ -166,15 +180,19 @@ def write_paper_tables(names: Sequence[str], metrics_dir: str | Path, out_dir: s
     return tables
 
 
-def _empty_columns(table: Table, spec: TableSpec, metrics: Mapping[str, Any]) -> list[str]:
+def _empty_columns(table: Table, spec: TableSpec, metrics: Mapping[str, Any], benchmarks: Sequence[str]) -> list[str]:
     """Columns with no value in any row although their setting was evaluated (`<benchmark>.<model>.<setting>`
-    exists for some row): the run produced no number, e.g. no judge verdict parsed."""
+    exists for some row; for computed cells: the table's one benchmark ran): the run produced no number, e.g. no
+    judge verdict parsed."""
+    ran_whole = len(benchmarks) == 1 and isinstance(metrics.get(benchmarks[0]), Mapping)
+    ran_whole = ran_whole and "skipped" not in metrics[benchmarks[0]]
     empty = []
     for column in table.columns:
         if any(table.value(row, column) is not None for row in table.rows):
             continue
-        paths = [g.split(".") for g in (spec.getter(row, column) for row in table.rows) if isinstance(g, str)]
-        if any(lookup(metrics, ".".join(path[:3])) is not None for path in paths):
+        getters = [spec.getter(row, column) for row in table.rows]
+        paths = [g.split(".") for g in getters if isinstance(g, str)]
+        if any(lookup(metrics, ".".join(path[:3])) is not None for path in paths) or (ran_whole and not paths):
             empty.append(column)
     return empty
 

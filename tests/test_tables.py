@@ -168,11 +168,14 @@ def test_load_reference_on_a_filled_file(tmp_path):
     reference = tables.load_reference("table_13", path)
     assert reference == {"source": "v3", "rows": {2: {"IT follow": 40.0, "SIT score": 3.1}}}
     assert tables.load_reference("table_5", path) is None
-    metrics = {"seqeval": {"it": {"tasks_2": {"follow_rate": 0.45}}, "sit": {"tasks_2": {"score": 3.0}}}}
-    table = paper_tables.paper_table("table_13", metrics, path=path)
+    # notebook 04's layout: by_iteration.<group>.<seed>.<iteration>; iteration 1 = 2 tasks, means over seeds
+    judged = lambda follow, score: {"1": {"follow_rate": follow, "score": score, "n": 4}}  # noqa: E731
+    by_iteration = {"it": {"0": judged(0.4, 2.0), "1": judged(0.5, 2.0)}, "sit": {"0": judged(0.9, 3.0)}}
+    table = paper_tables.paper_table("table_13", {"seqeval": {"by_iteration": by_iteration}}, path=path)
+    assert table.value("2", "IT follow") == pytest.approx(45.0)
     assert table.value("2", "IT follow", "Δ") == pytest.approx(5.0)
     assert table.value("2", "SIT score", "Δ") == pytest.approx(-0.1)
-    assert table.value("1", "IT follow", "paper") is None
+    assert table.value("3", "IT follow") is None and table.value("3", "IT follow", "paper") is None
 
 
 def test_load_reference_rejects_a_table_both_transcribed_and_missing(tmp_path):
