@@ -103,9 +103,20 @@ def test_smoke_repro_runs_every_stage_then_skips(project):
     _check_llm_stages(out)
     _check_eval_stages(out)
 
+    ablations = json.loads((out / "metrics/ablations.json").read_text())
+    assert ablations["it"] == 2600 and ablations["data_level"]["reached"]
+    assert ablations["instance_level"]["equal_lengths"] and ablations["sit_split"]["records"] == 2 * 2600
+
     second = _run([*dvc, "repro"], dest, env)
     assert "didn't change, skipping" in second and "Running stage" not in second
     assert "up to date" in _run([*dvc, "status"], dest, env)
+    # the figures stage draws every figure again after figures/ is deleted, byte for byte
+    before = {p.name: p.read_bytes() for p in (dest / "figures" / "smoke").iterdir()}
+    assert {"smoke_sunburst_seq_instruct.png", "smoke_number_of_tasks.pdf"} <= set(before)
+    assert all(name.startswith("smoke_") for name in before)
+    shutil.rmtree(dest / "figures")
+    assert "Running stage 'analysis'" in _run([*dvc, "repro"], dest, env)
+    assert {p.name: p.read_bytes() for p in (dest / "figures" / "smoke").iterdir()} == before
     # stage 03 again with its outputs gone: every reply comes from the request cache, no request is sent
     again = _run([*dvc, "repro", "--force", "--single-item", "seq_instruct"], dest, env)
     client = json.loads((out / "metrics/seq_instruct.json").read_text())["client"]
