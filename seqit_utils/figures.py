@@ -1,8 +1,9 @@
 """Every figure as a function of files under `outputs/<profile>/` (notebook 10, DVC stage `analysis`).
 
-Figures go to `figures/<profile>/<profile>_<name>.png` and `.pdf` (the profile in every file name, so a smoke figure
-is never mistaken for a paper result), with `<profile>_figures.json` beside them: what each figure was drawn from
-(counts, the parser, top verbs). Same inputs → byte-identical files (no timestamps; `verb_noun.save_figure`).
+Figures go to `figures/<profile>_<name>.png` and `.pdf` (the profile in every file name, so a smoke figure is never
+mistaken for a paper result; profiles share the folder), with `<profile>_figures.json` beside them: what each figure
+was drawn from (counts, the parser, top verbs). Same inputs → byte-identical files (no timestamps;
+`verb_noun.save_figure`).
 
 - `sunburst_<set>`: verb-noun sunburst (§5.4, Figures 6/7) of each `analysis.instruction_sets` entry.
 - `number_of_tasks`: Figure 2 / Table 13 — SeqEval following rate and judge score per number of tasks (iteration k
@@ -25,8 +26,8 @@ FIGURES = Path("figures")
 
 
 def figure_dir(config: Config, root: str | Path = ".") -> Path:
-    """`figures/<profile>/`."""
-    return Path(root) / FIGURES / config.profile
+    """`figures/` (every file name starts with the profile)."""
+    return Path(root) / FIGURES
 
 
 def instruction_texts(config: Config, source: str, root: str | Path = ".") -> list[str]:
@@ -152,5 +153,5 @@ def _quote(text: str) -> str:
 
 
 def write_index(config: Config, content: Mapping[str, Any], root: str | Path = ".") -> Path:
-    """`figures/<profile>/<profile>_figures.json`: what every figure was drawn from."""
+    """`figures/<profile>_figures.json`: what every figure was drawn from."""
     return io.write_json(figure_dir(config, root) / f"{config.profile}_figures.json", dict(content))

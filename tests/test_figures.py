@@ -63,7 +63,7 @@ def sample_config(shared_data):
 
 def test_sunbursts_of_the_real_sets_are_named_by_profile_and_record_the_parser(sample_config, tmp_path):
     drawn = figures.sunbursts(sample_config, tmp_path)
-    folder = tmp_path / "figures" / "sample"
+    folder = tmp_path / "figures"
     assert sorted(p.name for p in folder.iterdir()) == [
         "sample_sunburst_alpaca.pdf", "sample_sunburst_alpaca.png",
         "sample_sunburst_seqeval.pdf", "sample_sunburst_seqeval.png",
