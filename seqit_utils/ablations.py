@@ -8,8 +8,8 @@
   merged as a training set: the same content as SIT without the sequential instruction.
 - `sit_multi`: each sequential example as a multi-turn conversation i1, y1, i2, y2, … (`messages`).
 
-Tokens are counted with a named tokenizer (`count_tokens`); every builder returns `(records, report)`, the report
-saying what it produced (sizes, token totals, what was left out and why).
+Tokens are counted with a named tokenizer (`seq_instruct_stats.token_counter`); every builder returns
+`(records, report)`, the report saying what it produced (sizes, token totals, what was left out and why).
 """
 
 from __future__ import annotations
@@ -17,18 +17,15 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from seqit_utils import sit, tasks
+from seqit_utils import experiment, io, seq_instruct_stats, sit, tasks
+from seqit_utils.config import Config
 
 Record = dict[str, Any]
 Counter = Callable[[list[str]], list[int]]
 StepInstruction = Callable[[Record, int], "str | None"]
-
-
-def count_tokens(tokenizer: Any) -> Counter:
-    """texts -> token counts with a Hugging Face tokenizer (no special tokens), batched."""
-    return lambda texts: [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
 
 def _example_text(record: Mapping[str, Any]) -> str:
@@ -156,11 +153,9 @@ def default_step_instruction(originals: Mapping[str, str], seed: int) -> StepIns
 
 
 # ---------------------------------------------------------------- the profile's ablation sets (notebook 09)
-def tokenizer_for(config: Any, root: str = ".") -> tuple[Any, str]:
+def tokenizer_for(config: Config, root: str | Path = ".") -> tuple[Any, str]:
     """(tokenizer, its name) for `ablations.tokenizer`: "minilm", "base" (the profile's base model) or an id/path."""
     from transformers import AutoTokenizer
-
-    from seqit_utils import experiment, seq_instruct_stats
 
     name = config.ablations.tokenizer
     if name == "minilm":
@@ -169,15 +164,13 @@ def tokenizer_for(config: Any, root: str = ".") -> tuple[Any, str]:
     return AutoTokenizer.from_pretrained(path), str(path)
 
 
-def build_all(config: Any, root: str = ".") -> tuple[dict[str, list[Record]], dict[str, Any]]:
+def build_all(config: Config, root: str | Path = ".") -> tuple[dict[str, list[Record]], dict[str, Any]]:
     """Every ablation set of §5.1 from the profile's IT and SIT training sets (`outputs/<profile>/sit/`)."""
-    from seqit_utils import experiment, io
-
     folder = experiment.profile_dir(config, root) / "sit"
     it, sit_all = io.read_jsonl(folder / "it.jsonl"), io.read_jsonl(folder / "sit.jsonl")
     sequential = [r for r in sit_all if len(r.get("steps") or []) > 1]
     tokenizer, name = tokenizer_for(config, root)
-    count, seed = count_tokens(tokenizer), config.ablations.seed
+    count, seed = seq_instruct_stats.token_counter(tokenizer), config.ablations.seed
     steps = default_step_instruction({r["id"]: r["instruction"] for r in it}, seed)
     sets, reports = {}, {"tokenizer": name, "seed": seed, "it": len(it), "sit": len(sit_all),
                          "sit_sequential": len(sequential)}  # fmt: skip

@@ -106,7 +106,9 @@ def minilm_tokenizer() -> Any:
     return AutoTokenizer.from_pretrained(local_minilm_path())
 
 
-def _token_counter(tokenizer: Any) -> Callable[[list[str]], list[int]]:
+def token_counter(tokenizer: Any) -> Callable[[list[str]], list[int]]:
+    """texts -> token counts: a Hugging Face tokenizer batched, without special tokens; or any text -> tokens
+    callable."""
     if hasattr(tokenizer, "convert_tokens_to_ids"):  # a Hugging Face tokenizer: batch call, no special tokens
 
         def count(texts: list[str]) -> list[int]:
@@ -136,7 +138,7 @@ def table4_stats(
     `tokenizer`: a Hugging Face tokenizer (counted without special tokens) or any callable text -> tokens; its name
     (`tokenizer_name`, else `name_or_path`/`__name__`) is recorded in the result.
     """
-    count = _token_counter(tokenizer)
+    count = token_counter(tokenizer)
     if isinstance(records_by_iteration, Mapping):
         items = list(records_by_iteration.items())
     else:

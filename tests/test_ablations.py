@@ -10,7 +10,7 @@ from seqit_utils import ablations, loaders, seq_instruct_stats, sit, tasks
 
 @pytest.fixture(scope="module")
 def count():
-    return ablations.count_tokens(seq_instruct_stats.minilm_tokenizer())
+    return seq_instruct_stats.token_counter(seq_instruct_stats.minilm_tokenizer())
 
 
 @pytest.fixture(scope="module")
