@@ -22,8 +22,9 @@ so a re-run (or a run resumed after a crash) generates only what is missing and 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
@@ -139,7 +140,8 @@ def generate(
     todo = [(b, s) for b, by_setting in sets.items() for s in by_setting]
     for name, model in models.items():
         out[name] = {benchmark: {} for benchmark in sets}
-        with _backend(config, model, root) as backend:
+        with contextlib.ExitStack() as stack:
+            backend = _Backend(config, model, root, stack)
             for benchmark, setting in tqdm(todo, desc=f"generate {name}", unit="set", disable=not progress):
                 records = sets[benchmark][setting]
                 out[name][benchmark][setting] = _cached_outputs(
@@ -156,11 +158,17 @@ class _Backend:
         self._generator: Any = None
         self._client: Any = None
 
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """Changes whenever the model's files (or the endpoint's settings) change."""
-        if self.model.endpoint is not None:
-            return io.stable_hash(self.config.llm.endpoints[self.model.endpoint].model_dump(mode="json"))
-        return model_fingerprint(self.model.path)
+        """Changes whenever the model's files change, or the endpoint's settings (and, for a `serve` endpoint, the
+        files of the profile's model it serves)."""
+        if self.model.endpoint is None:
+            return model_fingerprint(self.model.path)
+        spec = self.config.llm.endpoints[self.model.endpoint]
+        served = None
+        if spec.serve is not None:
+            served = model_fingerprint(experiment.profile_dir(self.config, self.root) / "models" / spec.serve)
+        return io.stable_hash({"endpoint": spec.model_dump(mode="json"), "served": served})
 
     def prompts(self, records: Sequence[Record]) -> list[str]:
         if self.model.endpoint is not None:
@@ -196,12 +204,6 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-@contextlib.contextmanager
-def _backend(config: Config, model: EvalModel, root: str | Path) -> Iterator[_Backend]:
-    with contextlib.ExitStack() as stack:
-        yield _Backend(config, model, root, stack)
-
-
 def model_fingerprint(path: str | Path | None) -> str:
     """A hash of a model directory's file names, sizes and modification times (a hub id: the id itself)."""
     folder = Path(str(path))
@@ -228,7 +230,7 @@ def _cached_outputs(
     cap = max_new_tokens(config, benchmark)
     ids = [r["id"] for r in records]
     key = io.stable_hash(
-        {"model": backend.fingerprint(), "ids": ids, "records": records, "max_new_tokens": cap, "v": 1}
+        {"model": backend.fingerprint, "ids": ids, "records": records, "max_new_tokens": cap, "v": 1}
     )[:16]
     path = cache_dir(config, root) / benchmark / model.name / f"{setting.replace('/', '_')}-{key}.json"
     if path.is_file():

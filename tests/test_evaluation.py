@@ -257,6 +257,12 @@ def test_an_endpoint_model_answers_through_a_real_served_endpoint(shared_data, s
     cache = tmp_path / "outputs" / "smoke" / "llm_cache" / "local.sqlite"
     assert cache.is_file()  # the endpoint's replies went through the LLM client and its request cache
     assert evaluation.generate(config, models, wanted, tmp_path, progress=False) == first
+    entries = lambda: sorted((tmp_path / "outputs" / "smoke" / "eval_cache").rglob("*.json"))  # noqa: E731
+    assert len(entries()) == 1
+    served = tmp_path / "outputs" / "smoke" / "models" / "sit-0" / "config.json"  # the served model is retrained
+    os.utime(served, ns=(served.stat().st_atime_ns, served.stat().st_mtime_ns + 10**9))
+    evaluation.generate(config, models, wanted, tmp_path, progress=False)
+    assert len(entries()) == 2  # a new cache entry: outputs of the old model are not reused
 
 
 def test_without_the_eval_extra_the_harness_tasks_are_skipped_with_the_install_command(
