@@ -376,3 +376,26 @@ def write_benchmark(
         body = {**content, **({"skipped_settings": partial} if partial else {})}
     path = experiment.profile_dir(config, root) / "metrics" / f"{benchmark}.json"
     return io.write_metrics(path, body, config.params(), config.experiment.seeds)
+
+
+def write_benchmarks(
+    config: Config,
+    names: Sequence[str],
+    metrics: Mapping[str, Mapping[str, Any]],
+    skipped: Mapping[str, str],
+    root: str | Path = ".",
+) -> str:
+    """`write_benchmark` for each of `names`; returns one status line each: the reason it was skipped (first line),
+    or each group's `all` setting (else how many settings it has)."""
+    lines = []
+    for name in names:
+        write_benchmark(config, name, metrics.get(name), skipped, root)
+        if name in skipped:
+            lines.append(f"{name}: SKIPPED — {skipped[name].splitlines()[0]}")
+            continue
+        groups = {
+            key: value for key, value in metrics[name].items() if isinstance(value, Mapping) and "models" in value
+        }
+        shown = {g: v.get("all", f"{len(v) - 1} settings") for g, v in groups.items()}
+        lines.append(f"{name}: {shown}")
+    return "\n".join(lines)

@@ -17,6 +17,7 @@ from typing import Any
 from seqit_utils import alpaca_eval_run, evaluation, harness, io
 from seqit_utils.config import Config, data_dir
 from seqit_utils.evaluation import EvalModel
+from seqit_utils.tables import as_number
 
 
 def harness_settings(config: Config) -> dict[str, Any]:
@@ -114,13 +115,9 @@ def harness_metrics(task: str, rows: Mapping[str, Mapping[str, Any]]) -> dict[st
     names = evaluation.HARNESS_METRICS[task]
     out = {}
     for model, row in rows.items():
-        out[model] = {"all": {ours: _number(row.get(theirs)) for ours, theirs in names.items()}}
-        out[model]["all"]["n"] = row.get("n_samples")
+        values = {ours: as_number(row.get(theirs), f"{task} of {model}: {theirs}") for ours, theirs in names.items()}
+        out[model] = {"all": {**values, "n": row.get("n_samples")}}
     return out
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
 
 
 def evaluate_alpaca_eval(

@@ -296,3 +296,14 @@ def test_a_language_without_files_is_skipped_alone_and_named_in_the_metrics_and_
     assert table.notes[-1] == "Not run: xquad ar: data not found: dataset 'xquad': could not find 'xquad.ar.json'."
     with pytest.raises(ValueError, match="csqa: no metrics and no reason it was skipped"):
         evaluation.write_benchmark(config, "csqa", None, {}, tmp_path)
+
+
+def test_write_benchmarks_reports_each_benchmark_in_one_line(shared_data, tmp_path):
+    config = make_config(shared_data)
+    metrics = {"gsm8k": {"m": {"all": {"accuracy": 0.5}}, "sit": {"all": {"accuracy": 0.5}, "models": ["m"]}}}
+    skipped = {"mmlu": "data not available (offline)\nmore detail"}
+    report = evaluation.write_benchmarks(config, ["gsm8k", "mmlu"], metrics, skipped, tmp_path)
+    assert report.splitlines() == ["gsm8k: {'sit': {'accuracy': 0.5}}", "mmlu: SKIPPED — data not available (offline)"]
+    written = tmp_path / "outputs" / "smoke" / "metrics"
+    assert json.loads((written / "mmlu.json").read_text())["skipped"] == skipped["mmlu"]
+    assert json.loads((written / "gsm8k.json").read_text())["sit"]["all"]["accuracy"] == 0.5
