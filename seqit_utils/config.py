@@ -307,11 +307,118 @@ class AnalysisConfig(_Strict):
     case_study_items: int = Field(default=5, ge=0)  # SeqEval items shown side by side, IT vs SIT (App. E)
 
 
+ABLATION_SETS = ("data_level", "instance_level_it", "instance_level_sit", "sit_split", "sit_multi")
+
+
+class AblationRun(_Strict):
+    """One model of the ablation tables (a DVC matrix entry of stage `ablation_finetune`): what it trains on and
+    from which base. Give `train` or `generator`, not both."""
+
+    # the tables its row goes into: §5.1 Table 6 (data/instance level), Table 12 (split/multi), §5.2 swaps
+    tables: list[Literal["table_6", "table_12", "model_swaps"]] = Field(min_length=1)
+    # an ablation set of notebook 09 (data_level, instance_level_it, instance_level_sit, sit_split, sit_multi), the
+    # IT/SIT set of notebook 02 (it, sit), or a .jsonl file under outputs/<profile>/
+    train: str | None = None
+    # §5.2 generator swap: run Seq-Instruct over `seq_instruct.source` with this `llm.endpoints` key and train on its
+    # last iteration (instruction, input, the generator's response)
+    generator: str | None = None
+    base: str | None = None  # §5.2 base-model swap: a key of `model.base_models` (None: `model.base`)
+    tiny: dict[str, int] = {}  # a tiny base: fields of `model.tiny` to change (a CPU stand-in for another base model)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AblationRun:
+        if (self.train is None) == (self.generator is None):
+            raise ValueError("give either `train` (a training set) or `generator` (an llm endpoint), not both")
+        named = self.train in (None, *ABLATION_SETS, "it", "sit")
+        path = Path(self.train or "")
+        if not named and (path.suffix != ".jsonl" or path.is_absolute() or ".." in path.parts):
+            allowed = ", ".join((*ABLATION_SETS, "it", "sit"))
+            raise ValueError(f"train = {self.train!r}; allowed: {allowed}, or a .jsonl path under outputs/<profile>/")
+        return self
+
+
 class AblationConfig(_Strict):
-    """Notebook 09: the ablation training sets of §5.1 built from this profile's IT and SIT sets."""
+    """Notebook 09: the ablation training sets of §5.1 built from this profile's IT and SIT sets; notebooks 11/12:
+    the models of Table 6/12 and the §5.2 swaps trained on them (`runs`) and their evaluation."""
 
     tokenizer: str = "minilm"  # "minilm" (shipped, offline), "base" (this profile's base model) or a hub id / path
     seed: int = 0
+    runs: dict[str, AblationRun] = {}  # name -> run; `python -m seqit_utils.config` copies the names to params.yaml
+    # fields of the training setup (train.setups[train.setup]) every run changes, e.g. {num_train_epochs: 1}
+    train_overrides: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _run_names(self) -> AblationConfig:
+        for name in self.runs:
+            if not name.replace("_", "").isalnum():
+                raise ValueError(f"runs.{name}: a run name may hold letters, digits and '_' only (it names files)")
+        return self
+
+
+class TinyInstructBlip(_Strict):
+    """A tiny InstructBLIP built from config (`multimodal.build_tiny`): transformers config names per part."""
+
+    image_size: int = Field(gt=0)
+    patch_size: int = Field(gt=0)
+    num_query_tokens: int = Field(gt=0)
+    vision: dict[str, int]  # InstructBlipVisionConfig: hidden_size, intermediate_size, num_hidden_layers, ...
+    qformer: dict[str, int]  # InstructBlipQFormerConfig (vocab_size: the Q-Former tokenizer's)
+    text: dict[str, int]  # LlamaConfig of the language model (vocab_size: its tokenizer's target size)
+    # text-only fine-tuning of the tiny LM on the IT + SIT training texts before it is frozen, standing in for
+    # Vicuna (an LM that already follows instructions); 0: the LM stays random
+    lm_warmup_steps: int = Field(default=0, ge=0)
+    lm_warmup_learning_rate: float = Field(default=2.0e-3, gt=0)
+
+
+class MultimodalData(_Strict):
+    """VQAv2 (+ COCO captions) for training and in-domain evaluation, GQA test-dev for out-of-domain evaluation."""
+
+    # synthetic: generated images, captions and questions written in the published formats (CPU smoke check);
+    # files: $SEQIT_DATA_DIR/{vqav2,coco,gqa}/ in the published formats (or `data_dir`), images read lazily
+    source: Literal["synthetic", "files"]
+    synthetic: dict[str, int] = {}  # vqa_data.make_synthetic arguments: n_images, questions_per_image, seed
+    data_dir: str | None = None  # files: a folder with vqav2/, coco/, gqa/ (None: $SEQIT_DATA_DIR)
+    train_limit: int | None = Field(default=None, gt=0)  # VQAv2 train questions (first N by question id)
+    eval_limit: int | None = Field(default=None, gt=0)  # per evaluation set
+
+    @model_validator(mode="after")
+    def _synthetic_settings(self) -> MultimodalData:
+        if self.source == "synthetic" and not self.synthetic:
+            raise ValueError("source 'synthetic' needs `synthetic` settings (n_images, questions_per_image, seed)")
+        return self
+
+
+class MultimodalTrain(_Strict):
+    """Q-Former training (§4.1.2: 3 epochs, lr 1e-5; vision encoder and language model frozen)."""
+
+    learning_rate: float = Field(gt=0)
+    num_train_epochs: float = Field(gt=0)
+    max_steps: int = -1
+    per_device_train_batch_size: int = Field(gt=0)
+    gradient_accumulation_steps: int = Field(default=1, gt=0)
+    max_length: int = Field(default=256, gt=0)
+    train_projection: bool = True  # LAVIS trains the Q-Former -> LM projection with the Q-Former
+    bf16: bool = False
+    save_steps: int = Field(default=500, gt=0)
+    logging_steps: int = Field(default=10, gt=0)
+
+
+class MultimodalConfig(_Strict):
+    """Notebook 07 (§4.1.2, Table 3): InstructBLIP, IT vs caption-then-answer SIT, and SIT with a wrong caption."""
+
+    model: str  # "tiny" (built from `tiny`) or a hub id / local dir, e.g. Salesforce/instructblip-vicuna-7b
+    tiny: TinyInstructBlip | None = None
+    prompt_template: Literal["alpaca", "alpaca_short", "tulu"] = "alpaca_short"
+    data: MultimodalData
+    train: MultimodalTrain
+    max_new_tokens: int = Field(default=32, gt=0)
+    seed: int = 0  # training seed and the negative captions' draw
+
+    @model_validator(mode="after")
+    def _tiny_needs_shape(self) -> MultimodalConfig:
+        if self.model == "tiny" and self.tiny is None:
+            raise ValueError("model 'tiny' needs a `tiny` section (image_size, patch_size, num_query_tokens, ...)")
+        return self
 
 
 class EvaluationConfig(_Strict):
@@ -342,6 +449,7 @@ class Config(_Strict):
     evaluation: EvaluationConfig | None = None
     analysis: AnalysisConfig | None = None
     ablations: AblationConfig | None = None
+    multimodal: MultimodalConfig | None = None
 
     @model_validator(mode="after")
     def _llm_for_llm_stages(self) -> Config:
@@ -358,7 +466,26 @@ class Config(_Strict):
         for name, spec in (self.llm.endpoints if self.llm else {}).items():
             if spec.serve is not None and spec.serve not in trained:
                 raise ValueError(f"llm.endpoints.{name}.serve = {spec.serve!r}; allowed values: {', '.join(trained)}")
+        if self.ablations is not None:
+            self._check_ablation_runs(self.ablations, endpoints)
         return self
+
+    def _check_ablation_runs(self, ablations: AblationConfig, endpoints: dict[str, EndpointSpec]) -> None:
+        setup = self.train.setups[self.train.setup]
+        _check_fields("ablations.train_overrides", TrainSetup, setup.model_dump() | ablations.train_overrides)
+        for name, run in ablations.runs.items():
+            key = f"ablations.runs.{name}"
+            if run.base is not None:
+                _check_choice(f"{key}.base", run.base, self.model.base_models)
+            base = run.base or self.model.base
+            if run.tiny and (self.model.base_models[base].name_or_path != "tiny" or self.model.tiny is None):
+                raise ValueError(f"{key}.tiny changes a tiny base; its base {base!r} is not tiny (remove `tiny`)")
+            if run.tiny:
+                _check_fields(f"{key}.tiny", TinyModelConfig, self.model.tiny.model_dump() | run.tiny)
+            if run.generator is not None:
+                _check_choice(f"{key}.generator", run.generator, endpoints)
+                if self.seq_instruct is None:
+                    raise ValueError(f"{key}.generator runs Seq-Instruct: add a `seq_instruct` section (its source)")
 
     @property
     def output_dir(self) -> Path:
@@ -373,6 +500,15 @@ class Config(_Strict):
 def _check_choice(key: str, value: str, choices: dict[str, Any]) -> None:
     if value not in choices:
         raise ValueError(f"{key} = {value!r} is not defined; allowed values: {', '.join(sorted(choices)) or '(none)'}")
+
+
+def _check_fields(key: str, model: type[BaseModel], values: dict[str, Any]) -> None:
+    """Validate `values` (a section with changes merged in) as `model`; errors name `key` and the allowed fields."""
+    try:
+        model.model_validate(values)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise ValueError(f"{key}: {problems}; allowed keys: {', '.join(model.model_fields)}") from None
 
 
 def find_project_root(start: str | Path | None = None) -> Path:
@@ -483,10 +619,12 @@ def use_profile(profile: str, root: str | Path | None = None) -> Path:
     root = find_project_root(root)
     config = load_config(profile, root)
     seeds = ", ".join(str(seed) for seed in config.experiment.seeds)
+    runs = ", ".join(config.ablations.runs if config.ablations else [])
     text = (
-        "# Written by `python -m seqit_utils.config PROFILE` (smoke | sample | paper): the profile `dvc repro` runs\n"
-        f"# and its experiment.seeds, copied from params/{profile}.yaml for dvc.yaml's matrix. Do not edit by hand.\n"
-        f"profile: {profile}\nseeds: [{seeds}]\n"
+        "# Written by `python -m seqit_utils.config PROFILE` (smoke | sample | paper): the profile `dvc repro` runs,\n"
+        f"# its experiment.seeds and ablations.runs, copied from params/{profile}.yaml for dvc.yaml's matrices.\n"
+        "# Do not edit by hand.\n"
+        f"profile: {profile}\nseeds: [{seeds}]\nablation_runs: [{runs}]\n"
     )
     return write_text(root / "params.yaml", text)
 

@@ -210,14 +210,14 @@ def _fmt(value: Any) -> str:
 
 
 def generate_sets(
-    config: Config, model_dir: str | Path, sets: dict[str, list[dict[str, Any]]]
+    config: Config, model_dir: str | Path, sets: dict[str, list[dict[str, Any]]], template: str | None = None
 ) -> dict[str, list[str]]:
-    """Greedy outputs of the model in `model_dir` for every set (one model load; the profile's template and
-    `experiment.generation` settings)."""
+    """Greedy outputs of the model in `model_dir` for every set (one model load; `experiment.generation` settings;
+    the profile's base template unless `template` is given)."""
     from seqit_utils.generate import HFGenerator
 
     gen = config.experiment.generation
-    template = config.model.base_models[config.model.base].prompt_template
+    template = template or config.model.base_models[config.model.base].prompt_template
     generator = HFGenerator(model_dir, batch_size=gen.batch_size, max_new_tokens=gen.max_new_tokens, progress=False)
     return {
         name: generator.generate(prompts_for(records, template, generator.tokenizer)) for name, records in sets.items()

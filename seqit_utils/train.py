@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from seqit_utils.config import TrainSetup
+from seqit_utils.io import write_json
 from seqit_utils.prompts import format_prompt
 
 
@@ -64,6 +65,52 @@ def tokenize_records(
             continue
         examples.append({"input_ids": ids, "completion_mask": ([0] * len(head) + [1] * len(tail))[:max_length]})
     return examples
+
+
+def tokenize_conversations(
+    records: list[dict[str, Any]], tokenizer: Any, template: str, max_length: int
+) -> list[dict[str, list[int]]]:
+    """Multi-turn records (`messages`: user, assistant, user, assistant, …; the SIT-multi ablation of §5.1) as
+    `input_ids` + `completion_mask` with the loss on every assistant turn (and the EOS closing it).
+
+    Template "chat" renders the conversation with the tokenizer's chat template (each turn is the difference of
+    rendering the conversation up to it and up to the turn before); the plain templates write each user turn as a
+    prompt (`format_prompt`) followed by the assistant's reply and EOS. Cut from the right at `max_length`;
+    a record left without any response token is dropped.
+    """
+    bos = tokenizer.bos_token_id
+    examples = []
+    for record in records:
+        ids, mask = ([bos], [0]) if bos is not None else ([], [])
+        rendered = ""
+        for k in range(0, len(record["messages"]), 2):
+            user, reply = record["messages"][k]["content"], record["messages"][k + 1]["content"]
+            if template == "chat":
+                turns = record["messages"][: k + 1]
+                prompt = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+                full = tokenizer.apply_chat_template(record["messages"][: k + 2], tokenize=False)
+                head, tail, rendered = prompt[len(rendered) :], full[len(prompt) :], full
+                tail_ids = tokenizer(tail, add_special_tokens=False)["input_ids"]
+            else:
+                head = format_prompt(user, "", template, tokenizer)
+                tail_ids = tokenizer(reply, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+            head_ids = tokenizer(head, add_special_tokens=False)["input_ids"]
+            if k == 0 and bos is not None and head_ids[:1] == [bos]:  # the chat template wrote BOS already
+                ids, mask = [], []
+            ids += head_ids + tail_ids
+            mask += [0] * len(head_ids) + [1] * len(tail_ids)
+        if any(mask[:max_length]):
+            examples.append({"input_ids": ids[:max_length], "completion_mask": mask[:max_length]})
+    return examples
+
+
+def tokenize(records: list[dict[str, Any]], tokenizer: Any, template: str, max_length: int) -> list[dict]:
+    """`tokenize_conversations` for records with `messages`, else `tokenize_records` (one set is one kind)."""
+    kinds = {"messages" in r for r in records}
+    if len(kinds) > 1:
+        raise ValueError("a training set mixes multi-turn (`messages`) and single-turn records; split them")
+    conversations = kinds == {True}
+    return (tokenize_conversations if conversations else tokenize_records)(records, tokenizer, template, max_length)
 
 
 def sft_config(setup: TrainSetup, output_dir: str | Path, *, seed: int, has_eval: bool, cuda: bool) -> Any:
@@ -185,7 +232,7 @@ def train(
     """
     import torch
     from datasets import Dataset
-    from transformers import set_seed
+    from transformers import TrainerState, set_seed
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
@@ -193,10 +240,10 @@ def train(
     backend = resolve_backend(setup, cuda=cuda)
     set_seed(seed)
     model, tokenizer = _load(model_path, setup, backend, seed)
-    train_set = Dataset.from_list(tokenize_records(train_records, tokenizer, template, setup.max_length))
+    train_set = Dataset.from_list(tokenize(train_records, tokenizer, template, setup.max_length))
     eval_set = None
     if eval_records:
-        eval_set = Dataset.from_list(tokenize_records(eval_records, tokenizer, template, setup.max_length))
+        eval_set = Dataset.from_list(tokenize(eval_records, tokenizer, template, setup.max_length))
     output_dir = Path(output_dir)
     args = sft_config(setup, output_dir, seed=seed, has_eval=eval_set is not None, cuda=cuda)
     trainer = SFTTrainer(
@@ -204,13 +251,27 @@ def train(
     )
     trainer.add_callback(_terminal_progress(Path(final_dir or output_dir).name))
     last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-    result = trainer.train(resume_from_checkpoint=last)
+    done = output_dir / "run_summary.json"
+    plan = {"max_steps": setup.max_steps, "num_train_epochs": setup.num_train_epochs, "examples": len(train_set),
+            "batch": setup.per_device_train_batch_size * setup.gradient_accumulation_steps}  # fmt: skip
+    finished = _finished(last, done, plan)
+    if finished is not None:
+        # The run had finished (e.g. the stage re-runs after a code change and DVC removed the saved model):
+        # transformers 5 would resume it with one more optimizer step, so load its weights instead of training.
+        state = TrainerState.load_from_json(str(Path(last) / "trainer_state.json"))
+        best = state.best_model_checkpoint if setup.load_best_model_at_end else None
+        trainer._load_from_checkpoint(best or last)  # the loader train(resume_from_checkpoint=...) itself uses
+        trainer.state = state
+    else:
+        result = trainer.train(resume_from_checkpoint=last)
     final = trainer.model.merge_and_unload() if setup.method != "full" else trainer.model  # plain loading later
     final_dir = Path(final_dir) if final_dir else output_dir / "final"
     final.save_pretrained(final_dir)
     tokenizer.save_pretrained(final_dir)
+    if finished is not None:
+        return {**finished, "resumed_from": Path(last).name, "reloaded": True}
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
-    return {
+    summary = {
         "backend": backend,
         "resumed_from": Path(last).name if last else None,
         "global_step": trainer.state.global_step,
@@ -221,3 +282,20 @@ def train(
         "train_examples": len(train_set),
         "train_tokens": int(sum(len(ids) for ids in train_set["input_ids"])),
     }
+    last = get_last_checkpoint(str(output_dir))
+    if last is not None:  # what a later call on the same output_dir returns without training again
+        write_json(done, {**summary, "checkpoint": Path(last).name, "plan": plan})
+    return summary
+
+
+def _finished(last: str | None, done: Path, plan: dict[str, Any]) -> dict[str, Any] | None:
+    """The summary `train` wrote when this run ended, if its last checkpoint is that end and the run's plan (steps,
+    epochs, examples, batch) is the same; else None (train, or resume)."""
+    import json
+
+    if last is None or not done.is_file():
+        return None
+    summary = json.loads(done.read_text(encoding="utf-8"))
+    state = json.loads((Path(last) / "trainer_state.json").read_text(encoding="utf-8"))
+    same = summary.pop("checkpoint", None) == Path(last).name and summary.pop("plan", None) == plan
+    return summary if same and state["global_step"] >= state["max_steps"] else None

@@ -62,7 +62,8 @@ def test_unknown_key_names_the_key_and_the_allowed_keys(tmp_path):
 def test_unknown_top_level_key(tmp_path):
     message = _error(tmp_path, lambda raw: raw.update(sed=1))
     assert "sed: unknown key (did you mean 'seed'?)" in message
-    allowed = "ablations, analysis, data, evaluation, experiment, llm, model, seed, seq_instruct, seqeval, train"
+    allowed = "ablations, analysis, data, evaluation, experiment, llm, model, multimodal, seed, seq_instruct, seqeval"
+    allowed += ", train"
     assert f"allowed keys here: {allowed}" in message
 
 
@@ -104,9 +105,11 @@ def test_project_root_is_found_from_a_subfolder():
 
 
 def test_params_yaml_matches_its_profile():
-    """dvc.yaml's matrix reads seeds from params.yaml; they must equal the profile's experiment.seeds."""
+    """dvc.yaml's matrices read seeds and ablation runs from params.yaml; they must equal the profile's."""
     current = yaml.safe_load((ROOT / "params.yaml").read_text())
-    assert current["seeds"] == load_config(current["profile"], ROOT).experiment.seeds
+    config = load_config(current["profile"], ROOT)
+    assert current["seeds"] == config.experiment.seeds
+    assert current["ablation_runs"] == list(config.ablations.runs)
 
 
 def test_use_profile_rewrites_params_yaml_only_for_valid_profiles(tmp_path):
@@ -117,7 +120,12 @@ def test_use_profile_rewrites_params_yaml_only_for_valid_profiles(tmp_path):
     shutil.copytree(ROOT / "params", tmp_path / "params")
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     use_profile("paper", tmp_path)
-    assert yaml.safe_load((tmp_path / "params.yaml").read_text()) == {"profile": "paper", "seeds": [42]}
+    written = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    assert written == {
+        "profile": "paper",
+        "seeds": [42],
+        "ablation_runs": list(load_config("paper", ROOT).ablations.runs),
+    }
     with pytest.raises(ValueError, match="allowed values"):
         use_profile("gpu", tmp_path)
     assert yaml.safe_load((tmp_path / "params.yaml").read_text())["profile"] == "paper"
@@ -149,3 +157,25 @@ def test_an_api_key_cannot_be_written_into_params(tmp_path):
     message = _error(tmp_path, lambda raw: _endpoint(raw, serve="sit-0", api_key="sk-secret"))
     assert "llm.endpoints.local.api_key: unknown key (did you mean 'api_key_env'?)" in message
     assert "sk-secret" not in message
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda runs: runs.update(x={"tables": ["table_6"], "train": "it", "generator": "local"}), "not both"),
+        (lambda runs: runs.update(x={"tables": ["table_6"], "train": "datalevel"}), "allowed: data_level"),
+        (lambda runs: runs.update(x={"tables": ["table_6"], "train": "../it.jsonl"}), "under outputs/<profile>/"),
+        (lambda runs: runs.update(x={"tables": ["table_9"], "train": "it"}), "runs.x.tables.0"),
+        (lambda runs: runs.update(x={"tables": ["table_6"], "train": "it", "base": "llama"}), "runs.x.base = 'llama'"),
+        (lambda runs: runs.update(x={"tables": ["table_6"], "generator": "gpt"}), "runs.x.generator = 'gpt'"),
+        (lambda runs: runs.update(x={"tables": ["table_6"], "train": "it", "tiny": {"hidden": 4}}), "hidden"),
+        (lambda runs: runs.update({"a-b": {"tables": ["table_6"], "train": "it"}}), "letters, digits and '_'"),
+    ],
+)
+def test_bad_ablation_runs_name_the_run_and_the_fix(tmp_path, edit, expected):
+    assert expected in _error(tmp_path, lambda raw: edit(raw["ablations"]["runs"]))
+
+
+def test_ablation_train_overrides_are_checked_as_a_training_setup(tmp_path):
+    message = _error(tmp_path, lambda raw: raw["ablations"]["train_overrides"].update(max_step=5))
+    assert "ablations.train_overrides" in message and "max_step" in message

@@ -66,6 +66,9 @@ def project(tmp_path_factory):
         max_steps=40, save_steps=20, lr_scheduler_kwargs={"num_decay_steps": 8}
     )
     smoke["seq_instruct"]["limit"], smoke["seqeval"]["limit"] = 8, 8
+    smoke["ablations"]["train_overrides"] = {"max_steps": 10, "lr_scheduler_kwargs": {"num_decay_steps": 2}}
+    smoke["multimodal"]["data"].update(synthetic={"n_images": 12, "questions_per_image": 3, "seed": 0}, eval_limit=12)
+    smoke["multimodal"]["tiny"]["lm_warmup_steps"] = 30
     (dest / "params" / "smoke.yaml").write_text(yaml.safe_dump(smoke, sort_keys=False))
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
         _run(cmd, dest, env)
@@ -106,6 +109,9 @@ def test_smoke_repro_runs_every_stage_then_skips(project):
     ablations = json.loads((out / "metrics/ablations.json").read_text())
     assert ablations["it"] == 2600 and ablations["data_level"]["reached"]
     assert ablations["instance_level"]["equal_lengths"] and ablations["sit_split"]["records"] == 2 * 2600
+    params = yaml.safe_load((dest / "params" / "smoke.yaml").read_text())
+    _check_ablation_runs(out, params["ablations"]["runs"])
+    _check_multimodal(out)
 
     second = _run([*dvc, "repro"], dest, env)
     assert "didn't change, skipping" in second and "Running stage" not in second
@@ -202,3 +208,36 @@ def test_switching_profile_writes_its_own_folder(project, shared_data):
     _run([sys.executable, "-m", "seqit_utils.config", "smoke"], dest, env)
     back = _run([sys.executable, "-m", "dvc", "repro"], dest, env)
     assert "Running stage" not in back and "is cached - skipping run" in back
+
+
+def _check_ablation_runs(out: Path, runs: dict) -> None:
+    """Every run of ablations.runs trained (10 steps here) on its own set and was evaluated into its tables."""
+    evaluated = json.loads((out / "metrics/ablation_eval.json").read_text())
+    assert set(evaluated["runs"]) == set(runs)
+    for name, spec in runs.items():
+        trained = json.loads((out / f"metrics/ablation-{name}.json").read_text())
+        assert trained["global_step"] == 10 and trained["spec"]["tables"] == spec["tables"]
+        assert evaluated["runs"][name]["two_step_seen"]["n"] == 20
+        for table in spec["tables"]:
+            assert f"| {name} | " in (out / f"tables/{table}.md").read_text()
+    sizes = json.loads((out / "metrics/ablations.json").read_text())
+    assert evaluated["trained"]["data_level"]["train_examples"] == sizes["data_level"]["sit_records"]
+    assert evaluated["trained"]["sit_multi"]["train_examples"] == sizes["sit_multi"]["records"]
+    generated = json.loads((out / "metrics/ablation-seq_instruct_local.json").read_text())["source"]
+    assert generated["generator"] == "local" and generated["summary"]["iterations"][-1]["n"] == 8
+
+
+def _check_multimodal(out: Path) -> None:
+    """Stage `multimodal`: a tiny InstructBLIP trained (IT on 36 synthetic questions, SIT on those + 36 caption-then-
+    answer versions, 3 epochs) and evaluated in the four conditions of Table 3 on 12 VQAv2 and 12 GQA questions."""
+    metrics = json.loads((out / "metrics/multimodal.json").read_text())
+    assert metrics["training"]["it"]["train_examples"] == 36 and metrics["training"]["sit"]["train_examples"] == 72
+    for condition in ("prompt", "it", "sit", "sit_neg"):
+        for name in ("vqav2", "gqa"):
+            cell = metrics[condition][name]
+            assert cell["n"] == 12 and 0 <= cell["accuracy"] <= 1 and 0 <= cell["following"] <= 1
+    assert metrics["sit_neg"]["vqav2"]["following"] == 1.0  # the forced caption is the description part
+    rows = [json.loads(line) for line in (out / "generations/multimodal.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 * 2 * 12
+    table = (out / "tables/table_3.md").read_text()
+    assert "| SIT (neg.) |" in table and "Paper numbers not transcribed" in table

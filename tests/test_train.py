@@ -91,6 +91,12 @@ def test_full_training_learns_resumes_and_is_seeded(base, records, tmp_path, cap
     # progress goes to the real stderr (the terminal under papermill/DVC), once per logging step
     assert "[train a] step 20/20 loss " in capfd.readouterr().err
     assert first["last_logged_loss"] < first["first_logged_loss"]
+    # a finished run called again (a stage re-run after a code change) reloads its weights: no extra step
+    digest = _weights_digest(tmp_path / "a" / "final")
+    (tmp_path / "a" / "final" / "model.safetensors").unlink()
+    again = train.train(base, records, tmp_path / "a", _setup(max_steps=20), template="alpaca_short", seed=1)
+    assert again == {**first, "resumed_from": "checkpoint-20", "reloaded": True}
+    assert _weights_digest(tmp_path / "a" / "final") == digest
     # a killed run restarted with the same output_dir continues from its last checkpoint
     more = train.train(base, records, tmp_path / "a", _setup(max_steps=30), template="alpaca_short", seed=1)
     assert more["resumed_from"] == "checkpoint-20" and more["global_step"] == 30
@@ -138,3 +144,54 @@ def test_lora_on_cpu_has_nonzero_gradients_after_an_eval_pass_and_merges(base, r
         name for name, param in merged.state_dict().items() if not torch.equal(param, original.state_dict()[name])
     }
     assert changed and all(("q_proj" in n or "v_proj" in n) for n in changed), changed
+
+
+def _conversation(record: dict) -> dict:
+    steps = record["steps"]
+    messages = [{"role": "user", "content": f"Do step one.\n\n{record['input']}"}]
+    messages += [{"role": "assistant", "content": steps[0]["output"]}, {"role": "user", "content": "Now step two."}]
+    return {"messages": [*messages, {"role": "assistant", "content": steps[1]["output"]}]}
+
+
+def _masked_runs(example: dict) -> list[list[int]]:
+    """The token runs the loss is on, in order."""
+    runs, current = [], []
+    for token, on in zip(example["input_ids"], example["completion_mask"], strict=True):
+        if on:
+            current.append(token)
+        elif current:
+            runs, current = [*runs, current], []
+    return runs + ([current] if current else [])
+
+
+def test_conversation_loss_is_on_every_assistant_turn_and_nothing_else(base, records):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    record = next(r for r in records if r["n_steps"] == 2)
+    [example] = train.tokenize_conversations([_conversation(record)], tokenizer, "alpaca_short", max_length=512)
+    first, second = _masked_runs(example)
+    assert first[-1] == second[-1] == tokenizer.eos_token_id  # each turn ends, so the model learns to stop
+    assert [tokenizer.decode(first[:-1]), tokenizer.decode(second[:-1])] == [s["output"] for s in record["steps"]]
+    assert example["input_ids"][0] == tokenizer.bos_token_id
+    text = tokenizer.decode(example["input_ids"])
+    assert text.count("### Instruction:") == 2 and "Now step two." in text
+    # a chat template: each turn is what rendering one more message adds; the replies and end-of-turn are trained
+    tokenizer.chat_template = (
+        "{{ bos_token }}{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{{ eos_token }}{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
+    [chat] = train.tokenize_conversations([_conversation(record)], tokenizer, "chat", max_length=512)
+    first, second = _masked_runs(chat)
+    assert tokenizer.decode(first) == record["steps"][0]["output"] + tokenizer.eos_token
+    assert tokenizer.decode(second) == record["steps"][1]["output"] + tokenizer.eos_token
+    assert chat["input_ids"].count(tokenizer.bos_token_id) == 1
+    with pytest.raises(ValueError, match="mixes multi-turn"):
+        train.tokenize([record, _conversation(record)], tokenizer, "alpaca_short", 512)
+
+
+def test_training_on_conversations_learns(base, records, tmp_path):
+    conversations = [_conversation(r) for r in records if r["n_steps"] == 2]
+    summary = train.train(base, conversations, tmp_path / "m", _setup(max_steps=20), template="alpaca_short", seed=0)
+    assert summary["global_step"] == 20 and summary["train_examples"] == len(conversations)
+    assert summary["last_logged_loss"] < summary["first_logged_loss"]
