@@ -376,7 +376,7 @@ class MultimodalData(_Strict):
     # synthetic: generated images, captions and questions written in the published formats (CPU smoke check);
     # files: $SEQIT_DATA_DIR/{vqav2,coco,gqa}/ in the published formats (or `data_dir`), images read lazily
     source: Literal["synthetic", "files"]
-    synthetic: dict[str, int] = {}  # vqa_data.make_synthetic arguments: n_images, questions_per_image, seed
+    synthetic: dict[str, int] = {}  # vqa_synthetic.make_synthetic arguments: n_images, questions_per_image, seed
     data_dir: str | None = None  # files: a folder with vqav2/, coco/, gqa/ (None: $SEQIT_DATA_DIR)
     train_limit: int | None = Field(default=None, gt=0)  # VQAv2 train questions (first N by question id)
     eval_limit: int | None = Field(default=None, gt=0)  # per evaluation set
@@ -413,6 +413,9 @@ class MultimodalConfig(_Strict):
     train: MultimodalTrain
     max_new_tokens: int = Field(default=32, gt=0)
     seed: int = 0  # training seed and the negative captions' draw
+    # VQAv2 answer normalisation: "official" (GT-Vision-Lab master) or "lavis" (the copy in LAVIS, the codebase of
+    # InstructBLIP and of the authors' multimodal runs: the prediction is always normalised); see vqa_eval
+    vqa_accuracy: Literal["official", "lavis"] = "official"
 
     @model_validator(mode="after")
     def _tiny_needs_shape(self) -> MultimodalConfig:

@@ -16,13 +16,11 @@ target is "<caption>\\n<answer>".
 
 from __future__ import annotations
 
-import random
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from seqit_utils.config import Config
 from seqit_utils.prompts import format_prompt
 
 TRAINABLE_PREFIXES = ("qformer.", "query_tokens")
@@ -199,7 +197,8 @@ def train(
     saves model + processor to `final_dir` (default `output_dir/final`); returns a summary for the metrics file."""
     import torch
     from transformers import Trainer, TrainingArguments, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
+
+    from seqit_utils import train as text_train
 
     set_seed(seed)
     model, processor = load(model_path, bf16=bf16)
@@ -230,13 +229,16 @@ def train(
         data_collator=collate(pad_id, processor.qformer_tokenizer.pad_token_id),
     )
     output_dir = Path(output_dir)
-    last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-    result = trainer.train(resume_from_checkpoint=last)
+    plan = {"max_steps": max_steps, "num_train_epochs": num_train_epochs, "examples": len(features),
+            "batch": per_device_train_batch_size * gradient_accumulation_steps}  # fmt: skip
+    result, finished, last = text_train.fit(trainer, output_dir, plan)
     final_dir = Path(final_dir) if final_dir else output_dir / "final"
     trainer.model.save_pretrained(final_dir)
     processor.save_pretrained(final_dir)
+    if finished is not None:
+        return finished
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
-    return {
+    summary = {
         "resumed_from": Path(last).name if last else None,
         "global_step": trainer.state.global_step,
         "train_loss": result.training_loss,
@@ -246,6 +248,8 @@ def train(
         "trainable_parameters": sum(p.numel() for n, p in model.named_parameters() if n in set(trainable)),
         "total_parameters": sum(p.numel() for p in model.parameters()),
     }
+    text_train.record_finished(output_dir, summary, plan)
+    return summary
 
 
 def generate(
@@ -274,89 +278,3 @@ def generate(
         new = ids[0, inputs["input_ids"].shape[1] :]
         outputs.append(forced + processor.tokenizer.decode(new, skip_special_tokens=True))
     return outputs
-
-
-# ---------------------------------------------------------------- the profile's run (notebook 07)
-CONDITIONS = ("prompt", "it", "sit", "sit_neg")  # Table 3's rows
-
-
-def load_sets(config: Config, root: str | Path = ".") -> tuple[dict[str, list[dict[str, Any]]], dict[str, Path]]:
-    """VQAv2 train (with COCO captions), VQAv2 val and GQA test-dev records of the profile, and the image folder of
-    each set. `synthetic` writes its dataset to `outputs/<profile>/multimodal/data/` first (deterministic)."""
-    from seqit_utils import experiment, vqa_data
-    from seqit_utils.config import data_dir as env_data_dir
-
-    data = config.multimodal.data
-    if data.source == "synthetic":
-        paths = vqa_data.make_synthetic(experiment.profile_dir(config, root) / "multimodal" / "data", **data.synthetic)
-        folder, images = paths["data_dir"], dict.fromkeys(("train", "vqav2", "gqa"), paths["images"])
-    else:
-        folder = data.data_dir or env_data_dir(config)
-        if folder is None:
-            raise FileNotFoundError(
-                "multimodal.data.source 'files' reads vqav2/, coco/ and gqa/ from multimodal.data.data_dir or "
-                "$SEQIT_DATA_DIR; set one of them (the files: https://visualqa.org/download.html, "
-                "https://cocodataset.org/#download, https://cs.stanford.edu/people/dorarad/gqa/download.html)"
-            )
-        folder = Path(folder)
-        images = {"train": folder / "coco", "vqav2": folder / "coco", "gqa": folder / "gqa" / "images"}
-    sets = {
-        "train": vqa_data.load_vqav2("train2014", data_dir=folder, limit=data.train_limit),
-        "vqav2": vqa_data.load_vqav2("val2014", data_dir=folder, limit=data.eval_limit),
-        "gqa": vqa_data.load_gqa(data_dir=folder, limit=data.eval_limit),
-    }
-    return sets, images
-
-
-def training_sets(records: Sequence[dict[str, Any]], seed: int) -> tuple[dict[str, list[dict[str, Any]]], int]:
-    """IT (§4.1.2 IT instruction) and SIT (those + caption-then-answer versions) on the questions whose image has a
-    caption; returns the sets and how many questions were left out for having none."""
-    from seqit_utils import sit
-
-    captioned = [r for r in records if r.get("caption")]
-    sets = {"it": sit.caption_it(captioned), "sit": sit.build_sit_dataset(captioned, "caption", seed=seed)}
-    return sets, len(records) - len(captioned)
-
-
-def condition_records(records: Sequence[dict[str, Any]], condition: str) -> list[dict[str, Any]]:
-    """The records with the condition's instruction: IT's for `it`, the sequential one for the others (`prompt`
-    asks the untuned base model to caption, then answer)."""
-    from seqit_utils import sit
-
-    instruction = sit.CAPTION_IT_INSTRUCTION
-    if condition != "it":
-        instruction = sit.sequential_instruction([sit.CAPTION_CLAUSE], sit.CAPTION_IT_INSTRUCTION)
-    return [{**r, "instruction": instruction} for r in records]
-
-
-def caption_pool(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(image file name, caption) of every caption of `records` (the negative captions' source)."""
-    return [(r["image"], c) for r in records for c in r.get("captions") or []]
-
-
-def negative_captions(records: Sequence[dict[str, Any]], pool: Sequence[tuple[str, str]], seed: int) -> list[str]:
-    """For each record, a caption of another image drawn from `pool` (seeded): SIT (neg.)'s forced intermediate."""
-    rng = random.Random(seed)
-    out = []
-    for record in records:
-        others = [caption for image, caption in pool if image != record["image"]]
-        if not others:
-            raise ValueError(f"record {record['id']!r}: no caption of another image to force (pool of {len(pool)})")
-        out.append(others[rng.randrange(len(others))])
-    return out
-
-
-def checkpoint_dir(
-    config: Config, variant: str, base: str | Path, records: Sequence[dict], root: str | Path = "."
-) -> Path:
-    """Where a variant's checkpoints live (outside DVC's outs, so a killed run resumes), keyed by the base model's
-    content (a rebuilt tiny base with other weights never resumes stale checkpoints), the training settings and the
-    records."""
-    from seqit_utils import experiment, io
-
-    folder = Path(base)
-    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-    base_key = [[str(p.relative_to(folder)), io.file_sha256(p)] for p in files] if files else str(base)
-    key = io.stable_hash({"base": base_key, "train": config.multimodal.train.model_dump(mode="json"),
-                          "template": config.multimodal.prompt_template, "records": list(records)})  # fmt: skip
-    return experiment.profile_dir(config, root) / "checkpoints" / f"multimodal-{variant}-{key[:10]}"

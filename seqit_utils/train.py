@@ -18,6 +18,8 @@ from seqit_utils.config import TrainSetup
 from seqit_utils.io import write_json
 from seqit_utils.prompts import format_prompt
 
+RUN_SUMMARY = "run_summary.json"  # in a run's checkpoint folder: its summary once it has finished (see `fit`)
+
 
 def resolve_backend(setup: TrainSetup, *, cuda: bool | None = None) -> str:
     """The backend that will run `setup`; raises ValueError/RuntimeError naming the fix when it cannot run here."""
@@ -232,8 +234,7 @@ def train(
     """
     import torch
     from datasets import Dataset
-    from transformers import TrainerState, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
+    from transformers import set_seed
     from trl import SFTTrainer
 
     cuda = torch.cuda.is_available()
@@ -250,26 +251,15 @@ def train(
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer
     )
     trainer.add_callback(_terminal_progress(Path(final_dir or output_dir).name))
-    last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-    done = output_dir / "run_summary.json"
     plan = {"max_steps": setup.max_steps, "num_train_epochs": setup.num_train_epochs, "examples": len(train_set),
             "batch": setup.per_device_train_batch_size * setup.gradient_accumulation_steps}  # fmt: skip
-    finished = _finished(last, done, plan)
-    if finished is not None:
-        # The run had finished (e.g. the stage re-runs after a code change and DVC removed the saved model):
-        # transformers 5 would resume it with one more optimizer step, so load its weights instead of training.
-        state = TrainerState.load_from_json(str(Path(last) / "trainer_state.json"))
-        best = state.best_model_checkpoint if setup.load_best_model_at_end else None
-        trainer._load_from_checkpoint(best or last)  # the loader train(resume_from_checkpoint=...) itself uses
-        trainer.state = state
-    else:
-        result = trainer.train(resume_from_checkpoint=last)
+    result, finished, last = fit(trainer, output_dir, plan, load_best=setup.load_best_model_at_end)
     final = trainer.model.merge_and_unload() if setup.method != "full" else trainer.model  # plain loading later
     final_dir = Path(final_dir) if final_dir else output_dir / "final"
     final.save_pretrained(final_dir)
     tokenizer.save_pretrained(final_dir)
     if finished is not None:
-        return {**finished, "resumed_from": Path(last).name, "reloaded": True}
+        return finished
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
     summary = {
         "backend": backend,
@@ -282,10 +272,38 @@ def train(
         "train_examples": len(train_set),
         "train_tokens": int(sum(len(ids) for ids in train_set["input_ids"])),
     }
-    last = get_last_checkpoint(str(output_dir))
-    if last is not None:  # what a later call on the same output_dir returns without training again
-        write_json(done, {**summary, "checkpoint": Path(last).name, "plan": plan})
+    record_finished(output_dir, summary, plan)
     return summary
+
+
+def fit(trainer: Any, output_dir: Path, plan: dict[str, Any], *, load_best: bool = False) -> tuple[Any, Any, Any]:
+    """`trainer.train()`, resumed from the last checkpoint in `output_dir`; a run that had finished with the same
+    `plan` (steps, epochs, examples, batch) is reloaded instead of trained: transformers 5 resumes a finished run with
+    one more optimizer step, so a stage re-run after a code change (DVC removed the saved model) would change it.
+
+    Returns (the train output or None, the finished run's summary with `reloaded: True` or None, the last checkpoint).
+    """
+    from transformers import TrainerState
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    finished = _finished(last, output_dir / RUN_SUMMARY, plan)
+    if finished is None:
+        return trainer.train(resume_from_checkpoint=last), None, last
+    state = TrainerState.load_from_json(str(Path(last) / "trainer_state.json"))
+    best = state.best_model_checkpoint if load_best else None
+    trainer._load_from_checkpoint(best or last)  # the loader train(resume_from_checkpoint=...) itself uses
+    trainer.state = state
+    return None, {**finished, "resumed_from": Path(last).name, "reloaded": True}, last
+
+
+def record_finished(output_dir: Path, summary: dict[str, Any], plan: dict[str, Any]) -> None:
+    """Write what `fit` returns for this run if it is called again after the run ended."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(str(output_dir))
+    if last is not None:
+        write_json(output_dir / RUN_SUMMARY, {**summary, "checkpoint": Path(last).name, "plan": plan})
 
 
 def _finished(last: str | None, done: Path, plan: dict[str, Any]) -> dict[str, Any] | None:

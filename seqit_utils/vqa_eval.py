@@ -9,7 +9,8 @@ as on master (commit a013f00, the revision lmms-eval cites as the reference), re
   else is done and the match is exact and case-sensitive ("Yes" scores 0 against ten "yes"). The maintainer confirms
   this branch in GT-Vision-Lab/VQA issue #14 (its rationale: leave OCR answers untouched). Other revisions in the
   repository's history, and the copy LAVIS vendors (`lavis/common/vqa_tools/vqa_eval.py`), differ: they always
-  normalise the prediction and give the human answers punctuation processing only; we follow master;
+  normalise the prediction and give the human answers punctuation processing only; we follow master
+  by default, and `variant="lavis"` reproduces LAVIS's;
 - accuracy = mean over annotators i of min(1, #other answers equal to the prediction / 3): each of the 10 answers is
   left out once (the official loop drops the one answer dict, and answer dicts differ by `answer_id`).
 
@@ -95,14 +96,26 @@ def normalize_answer(text: str) -> str:
 
 
 # ---------------------------------------------------------------- metrics
-def vqa_accuracy(prediction: str, answers: Sequence[str]) -> float:
-    """VQAv2 accuracy of `prediction` against the human answers (10 in VQAv2), as the official evaluation computes it
-    (see the module docstring for when answers are normalised). Raises ValueError when `answers` is empty."""
+VARIANTS = ("official", "lavis")
+
+
+def vqa_accuracy(prediction: str, answers: Sequence[str], variant: str = "official") -> float:
+    """VQAv2 accuracy of `prediction` against the human answers (10 in VQAv2). `variant` "official": as
+    GT-Vision-Lab's master computes it (see the module docstring); "lavis": as the copy in LAVIS (InstructBLIP's
+    codebase, which produced the numbers InstructBLIP results are usually compared with): the prediction is always
+    normalised, the human answers get punctuation processing when they disagree. Raises ValueError when `answers` is
+    empty or `variant` unknown."""
     if not answers:
         raise ValueError("vqa_accuracy needs the human answers (10 per VQAv2 question); got none")
+    if variant not in VARIANTS:
+        raise ValueError(f"variant = {variant!r} is unknown; allowed values: {', '.join(VARIANTS)}")
     gold = [_clean_whitespace(answer) for answer in answers]
     prediction = _clean_whitespace(prediction)
-    if len(set(gold)) > 1:  # official: normalise only when the annotators disagree
+    disagree = len(set(gold)) > 1
+    if variant == "lavis":
+        prediction = normalize_answer(prediction)
+        gold = [_punctuation(answer) for answer in gold] if disagree else gold
+    elif disagree:  # official: normalise only when the annotators disagree
         gold = [normalize_answer(answer) for answer in gold]
         prediction = normalize_answer(prediction)
     matches = [answer == prediction for answer in gold]
@@ -147,12 +160,12 @@ def _where(record: Mapping[str, Any], index: int) -> str:
     return f"record {record['id']!r} (index {index})" if "id" in record else f"record {index}"
 
 
-def _item_score(prediction: str, record: Mapping[str, Any], index: int) -> float:
+def _item_score(prediction: str, record: Mapping[str, Any], index: int, variant: str) -> float:
     if "answers" in record:  # VQAv2 (checked first when a record has both fields)
         answers = record["answers"]
         if isinstance(answers, str) or not answers or not all(isinstance(answer, str) for answer in answers):
             raise ValueError(f"{_where(record, index)}: field 'answers' must be a non-empty list of strings")
-        return vqa_accuracy(prediction, answers)
+        return vqa_accuracy(prediction, answers, variant)
     if "answer" in record:  # GQA
         if not isinstance(record["answer"], str):
             raise ValueError(f"{_where(record, index)}: field 'answer' must be a string")
@@ -162,13 +175,16 @@ def _item_score(prediction: str, record: Mapping[str, Any], index: int) -> float
     )
 
 
-def score_vqa(generations: Sequence[str], records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Score each generation's extracted answer against its record (`answers`: VQAv2 accuracy, else `answer`: GQA
-    exact match). Returns {"n", "accuracy", "following", "per_item"} as fractions (None when there are no items)."""
+def score_vqa(
+    generations: Sequence[str], records: Sequence[Mapping[str, Any]], variant: str = "official"
+) -> dict[str, Any]:
+    """Score each generation's extracted answer against its record (`answers`: VQAv2 accuracy of `variant`, else
+    `answer`: GQA exact match). Returns {"n", "accuracy", "following", "per_item"} as fractions (None when there are
+    no items)."""
     if len(generations) != len(records):
         raise ValueError(f"score_vqa: {len(generations)} generations for {len(records)} records; they must pair up")
     per_item = [
-        _item_score(extract_answer(text), record, index)
+        _item_score(extract_answer(text), record, index, variant)
         for index, (text, record) in enumerate(zip(generations, records, strict=True))
     ]
     n = len(per_item)

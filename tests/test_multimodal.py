@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqit_utils import multimodal, sit, vqa_data
+from seqit_utils import multimodal, multimodal_run, sit, vqa_data, vqa_synthetic
 
 TINY = dict(
     image_size=32,
@@ -29,9 +29,11 @@ def _single_thread(one_torch_thread):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    paths = vqa_data.make_synthetic(tmp_path_factory.mktemp("vqa") / "data", n_images=6, questions_per_image=2, seed=0)
+    paths = vqa_synthetic.make_synthetic(
+        tmp_path_factory.mktemp("vqa") / "data", n_images=6, questions_per_image=2, seed=0
+    )
     train = vqa_data.load_vqav2("train2014", data_dir=paths["data_dir"])
-    sets, _ = multimodal.training_sets(train, seed=0)
+    sets, _ = multimodal_run.training_sets(train, seed=0)
     return paths, sets, lambda name: vqa_data.load_image(paths["images"], name)
 
 
@@ -84,7 +86,7 @@ def test_loss_is_on_the_response_and_eos_only(data, base):
 def test_a_forced_prefix_is_kept_and_continued(data, base):
     _, sets, image = data
     model, processor = multimodal.load(base)
-    records = multimodal.condition_records(sets["sit"][:2], "sit_neg")
+    records = multimodal_run.condition_records(sets["sit"][:2], "sit_neg")
     free = multimodal.generate(model, processor, records, image, template=TEMPLATE, max_new_tokens=6)
     forced = multimodal.generate(
         model, processor, records, image, template=TEMPLATE, max_new_tokens=6, prefixes=["a blue moon\n", "x\n"]
@@ -97,20 +99,31 @@ def test_a_forced_prefix_is_kept_and_continued(data, base):
 def test_negative_captions_come_from_other_images_and_are_seeded(data):
     paths, _, _ = data
     records = vqa_data.load_vqav2("val2014", data_dir=paths["data_dir"])
-    pool = multimodal.caption_pool(records)
+    pool = multimodal_run.caption_pool(records)
     own = {r["image"]: set(r["captions"]) for r in records}
-    drawn = multimodal.negative_captions(records, pool, seed=0)
+    drawn = multimodal_run.negative_captions(records, pool, seed=0)
     assert all(caption not in own[r["image"]] for r, caption in zip(records, drawn, strict=True))
-    assert drawn == multimodal.negative_captions(records, pool, seed=0)
-    assert drawn != multimodal.negative_captions(records, pool, seed=1)
+    assert drawn == multimodal_run.negative_captions(records, pool, seed=0)
+    assert drawn != multimodal_run.negative_captions(records, pool, seed=1)
     with pytest.raises(ValueError, match="no caption of another image"):
-        multimodal.negative_captions(records[:1], multimodal.caption_pool(records[:1]), seed=0)
+        multimodal_run.negative_captions(records[:1], multimodal_run.caption_pool(records[:1]), seed=0)
 
 
 def test_conditions_use_the_it_or_the_sequential_instruction(data):
     paths, _, _ = data
     records = vqa_data.load_gqa(data_dir=paths["data_dir"])[:2]
-    assert {r["instruction"] for r in multimodal.condition_records(records, "it")} == {sit.CAPTION_IT_INSTRUCTION}
+    assert {r["instruction"] for r in multimodal_run.condition_records(records, "it")} == {sit.CAPTION_IT_INSTRUCTION}
     for condition in ("prompt", "sit", "sit_neg"):
-        [instruction] = {r["instruction"] for r in multimodal.condition_records(records, condition)}
+        [instruction] = {r["instruction"] for r in multimodal_run.condition_records(records, condition)}
         assert instruction == "First describe the image, then answer the input question based on the image."
+
+
+def test_a_finished_run_called_again_is_reloaded_not_trained_further(data, base, tmp_path):
+    _, sets, image = data
+    kwargs = dict(template=TEMPLATE, seed=0, learning_rate=1e-2, num_train_epochs=1, max_steps=2,
+                  per_device_train_batch_size=4, final_dir=tmp_path / "final")  # fmt: skip
+    first = multimodal.train(base, sets["it"], image, tmp_path / "ck", **kwargs)
+    weights = _weights(tmp_path / "final")
+    again = multimodal.train(base, sets["it"], image, tmp_path / "ck", **kwargs)
+    assert again == {**first, "resumed_from": "checkpoint-2", "reloaded": True}
+    assert all(torch.equal(weights[name], value) for name, value in _weights(tmp_path / "final").items())

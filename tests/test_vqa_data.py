@@ -14,18 +14,15 @@ import pytest
 from seqit_utils import sit
 from seqit_utils.data import DataNotFoundError
 from seqit_utils.vqa_data import (
-    BACKGROUNDS,
-    COLORS,
-    SHAPES,
     load_gqa,
     load_image,
     load_vqav2,
-    make_synthetic,
     read_coco_captions,
     read_gqa,
     read_vqav2,
     resolve,
 )
+from seqit_utils.vqa_synthetic import BACKGROUNDS, COLORS, SHAPES, make_synthetic
 
 Image = pytest.importorskip("PIL.Image", reason="images need Pillow (pip install pillow)")
 N_IMAGES, PER_IMAGE = 24, 3

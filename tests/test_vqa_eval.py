@@ -187,3 +187,20 @@ def test_score_vqa_errors():
         score_vqa(["a"], [{"id": "q1", "answers": "dog"}])
     with pytest.raises(ValueError, match=r"record 'g1' \(index 0\): field 'answer' must be a string"):
         score_vqa(["a"], [{"id": "g1", "answer": ["a"]}])
+
+
+def test_the_lavis_variant_always_normalises_the_prediction():
+    unanimous = ["yes"] * 10
+    assert vqa_accuracy("Yes.", unanimous) == 0.0  # official master: exact match when all agree
+    assert vqa_accuracy("Yes.", unanimous, "lavis") == 1.0
+    # LAVIS gives disagreeing human answers punctuation processing only: "Two" is not turned into "2" there
+    mixed = ["two"] * 4 + ["2"] * 6
+    assert vqa_accuracy("two", mixed, "official") == 1.0  # both sides "2"
+    assert vqa_accuracy("two", mixed, "lavis") == 1.0  # prediction "2" matches the six "2"
+    assert vqa_accuracy("2", ["Two"] * 4 + ["2"] * 6, "lavis") == 1.0
+    assert vqa_accuracy("2", ["Two"] * 7 + ["2"] * 3, "lavis") == 0.9  # "Two" stays "Two" for LAVIS
+    assert vqa_accuracy("2", ["Two"] * 7 + ["2"] * 3, "official") == 1.0
+    with pytest.raises(ValueError, match="allowed values: official, lavis"):
+        vqa_accuracy("2", mixed, "vqa")
+    scored = score_vqa(["A cat.\nYes."], [{"id": "q", "answers": unanimous}], variant="lavis")
+    assert scored["accuracy"] == 1.0
