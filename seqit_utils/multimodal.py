@@ -98,12 +98,13 @@ def build_tiny(
 
 
 def load(model_path: str | Path, *, bf16: bool = False) -> tuple[Any, Any]:
-    """(model, processor) from a directory or hub id."""
+    """(model, processor) from a directory or hub id; the model on the GPU when there is one."""
     import torch
     from transformers import InstructBlipForConditionalGeneration, InstructBlipProcessor
 
     dtype = torch.bfloat16 if bf16 else torch.float32
     model = InstructBlipForConditionalGeneration.from_pretrained(model_path, dtype=dtype)
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
     processor = InstructBlipProcessor.from_pretrained(model_path)
     processor.tokenizer.padding_side = "left"
     return model, processor

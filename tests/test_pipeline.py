@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from seqit_utils import vqa_data
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SEQIT_SHARED_DATA") or ROOT.parent / "shared" / "data")
 CANARY = "sk-canary-4f1d0c9e-never-write-me"
@@ -203,7 +205,9 @@ def test_switching_profile_writes_its_own_folder(project, shared_data):
     # an unknown profile is refused before params.yaml changes
     bad = subprocess.run([sys.executable, "-m", "seqit_utils.config", "smoek"], cwd=dest, env=env, capture_output=True)
     assert bad.returncode != 0 and b"allowed values: paper, sample, smoke" in bad.stderr
-    assert yaml.safe_load((dest / "params.yaml").read_text()) == {"profile": "sample", "seeds": [0, 1]}
+    sample = yaml.safe_load((dest / "params" / "sample.yaml").read_text())
+    written = {"profile": "sample", "seeds": [0, 1], "ablation_runs": list(sample["ablations"]["runs"])}
+    assert yaml.safe_load((dest / "params.yaml").read_text()) == written
     # switching back costs nothing: DVC's run cache restores every smoke stage instead of running it again
     _run([sys.executable, "-m", "seqit_utils.config", "smoke"], dest, env)
     back = _run([sys.executable, "-m", "dvc", "repro"], dest, env)
@@ -236,8 +240,13 @@ def _check_multimodal(out: Path) -> None:
         for name in ("vqav2", "gqa"):
             cell = metrics[condition][name]
             assert cell["n"] == 12 and 0 <= cell["accuracy"] <= 1 and 0 <= cell["following"] <= 1
-    assert metrics["sit_neg"]["vqav2"]["following"] == 1.0  # the forced caption is the description part
     rows = [json.loads(line) for line in (out / "generations/multimodal.jsonl").read_text().splitlines()]
     assert len(rows) == 4 * 2 * 12
+    # SIT (neg.): each output starts with a caption of another VQAv2 image, forced before the model answers
+    vqav2 = vqa_data.load_vqav2("val2014", data_dir=out / "multimodal" / "data", limit=12)
+    captions = {r["id"]: set(r["captions"]) for r in vqav2}
+    every = set().union(*captions.values())
+    forced = {r["id"]: r["output"].split("\n")[0] for r in rows if r["condition"] == "sit_neg" and r["set"] == "vqav2"}
+    assert len(forced) == 12 and all(forced[i] in every - captions[i] for i in forced)
     table = (out / "tables/table_3.md").read_text()
     assert "| SIT (neg.) |" in table and "Paper numbers not transcribed" in table
