@@ -5,7 +5,9 @@
 - `instance_level`: equally many IT and SIT examples, each IT example paired with a SIT example of the same token
   length (instruction + input + output); IT examples without a partner of their length are left out.
 - `sit_split`: each sequential example decomposed into its single-task steps (step k reads step k-1's output),
-  merged as a training set: the same content as SIT without the sequential instruction.
+  merged as a training set: the same content as SIT without the sequential instruction. Steps come from the
+  record where it has them (manual SIT, the task suite); Seq-Instruct records have none (one response for the whole
+  sequential instruction), so `llm_steps` asks an LLM to split instruction and response into steps first.
 - `sit_multi`: each sequential example as a multi-turn conversation i1, y1, i2, y2, … (`messages`).
 
 Tokens are counted with a named tokenizer (`seq_instruct_stats.token_counter`); every builder returns
@@ -15,6 +17,7 @@ Tokens are counted with a named tokenizer (`seq_instruct_stats.token_counter`); 
 from __future__ import annotations
 
 import random
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +29,7 @@ from seqit_utils.config import Config
 Record = dict[str, Any]
 Counter = Callable[[list[str]], list[int]]
 StepInstruction = Callable[[Record, int], "str | None"]
+Complete = Callable[[list[list[dict[str, str]]]], list[Any]]  # a batch of messages -> replies (str or llm.Result)
 
 
 def _example_text(record: Mapping[str, Any]) -> str:
@@ -147,9 +151,94 @@ def manual_step_instruction(originals: Mapping[str, str]) -> StepInstruction:
 
 
 def default_step_instruction(originals: Mapping[str, str], seed: int) -> StepInstruction:
-    """Task-suite steps get the suite's instructions, manual SIT steps `manual_step_instruction`'s."""
+    """A step's own recorded `instruction` (`llm_steps`) if it has one; else task-suite steps get the suite's
+    instructions, manual SIT steps `manual_step_instruction`'s."""
     suite, manual = suite_step_instruction(seed), manual_step_instruction(originals)
-    return lambda record, k: suite(record, k) if record["steps"][k]["task"] in tasks.TASKS else manual(record, k)
+
+    def instruction(record: Record, k: int) -> str | None:
+        step = record["steps"][k]
+        if step.get("instruction"):
+            return step["instruction"]
+        return suite(record, k) if step["task"] in tasks.TASKS else manual(record, k)
+
+    return instruction
+
+
+# ---------------------------------------------------------------- steps of Seq-Instruct records, by an LLM (SIT-split)
+_SPLIT_SYSTEM = "You split a sequential instruction and its response into the single tasks they chain."
+_SPLIT_TASK = """The instruction below asks for several tasks done one after another, and the response does all of
+them. Split them into steps, in order. For each step write a self-contained single-task instruction (keep every
+detail the task needs) and the part of the response that answers it, copied word for word. Step 1 works on the input
+(if there is one); each later step works on the previous step's result. Write exactly
+
+#Step 1 Instruction#: <instruction>
+#Step 1 Response#: <response part>
+#Step 2 Instruction#: <instruction>
+#Step 2 Response#: <response part>
+(and so on)
+###
+
+#Instruction#: {instruction}
+#Input#: {input}
+#Response#: {output}"""
+_STEP_PART = re.compile(r"#\s*Step\s+(\d+)\s+(Instruction|Response)\s*#\s*:?", re.IGNORECASE)
+_SPLIT_END = re.compile(r"^[ \t]*###[ \t]*$", re.MULTILINE)  # a line of its own ("### Heading" is the response's)
+
+
+def build_split_messages(record: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The request asking an LLM to split one sequential record (instruction, input, response) into its steps."""
+    task = _SPLIT_TASK.format(instruction=record["instruction"], input=record.get("input") or "(none)",
+                              output=record.get("output") or "")  # fmt: skip
+    return [{"role": "system", "content": _SPLIT_SYSTEM}, {"role": "user", "content": task}]
+
+
+def parse_split(reply: str | None) -> tuple[list[dict[str, str]] | None, str]:
+    """`([{"instruction", "output"}, ...], "ok")` from a reply in `build_split_messages`' format, or `(None, reason)`:
+    a reply is used only when it numbers its steps 1, 2, … with one instruction and one response each, none empty,
+    and has at least two steps (text after a closing "###" line is ignored)."""
+    text = _SPLIT_END.split(reply or "", maxsplit=1)[0]
+    marks = list(_STEP_PART.finditer(text))
+    if not marks:
+        return None, "no steps"
+    parts: dict[int, dict[str, str]] = {}
+    for mark, following in zip(marks, [*marks[1:], None], strict=True):
+        body = text[mark.end() : following.start() if following else len(text)].strip()
+        step, kind = int(mark[1]), mark[2].lower()
+        if kind in parts.setdefault(step, {}):
+            return None, f"step {step} has two {kind}s"
+        parts[step][kind] = body
+    if sorted(parts) != list(range(1, len(parts) + 1)):
+        return None, "steps not numbered 1, 2, ..."
+    if len(parts) < 2:
+        return None, "one step"
+    steps = [{"instruction": parts[k].get("instruction", ""), "output": parts[k].get("response", "")} for k in parts]
+    if not all(s["instruction"] and s["output"] for s in steps):
+        return None, "a step without instruction or response"
+    return steps, "ok"
+
+
+def llm_steps(records: Sequence[Record], complete: Complete) -> tuple[list[Record], dict[str, Any]]:
+    """Records with `steps`: a record's own (recorded) steps where it has two or more, else the steps an LLM split it
+    into (`build_split_messages` → `complete` → `parse_split`; each step records its `instruction`). A reply that
+    does not parse leaves the record out, counted by reason; one batch call of `complete`."""
+    todo = [r for r in records if len(r.get("steps") or []) < 2]
+    replies = (
+        [getattr(reply, "text", reply) for reply in complete([build_split_messages(r) for r in todo])] if todo else []
+    )
+    if len(replies) != len(todo):
+        raise ValueError(f"complete() returned {len(replies)} replies for {len(todo)} split requests")
+    split = {id(r): parse_split(reply) for r, reply in zip(todo, replies, strict=True)}
+    out, reasons = [], defaultdict(int)
+    for record in records:
+        steps, reason = split.get(id(record), (None, "recorded"))
+        reasons[reason] += 1
+        if reason == "recorded":
+            out.append(record)
+        elif steps is not None:
+            out.append({**record, "steps": [{"task": "llm", **step} for step in steps]})
+    report = {"records": len(records), "with_steps": len(out), "recorded_steps": reasons.pop("recorded", 0),
+              "split_by_llm": reasons.pop("ok", 0), "left_out": dict(sorted(reasons.items()))}  # fmt: skip
+    return out, report
 
 
 # ---------------------------------------------------------------- the profile's ablation sets (notebook 09)
@@ -183,6 +272,33 @@ def build_all(config: Config, root: str | Path = ".") -> tuple[dict[str, list[Re
     return sets, reports
 
 
+def seq_instruct_sequential(config: Config, root: str | Path = ".") -> list[Record]:
+    """The records of `ablations.seq_instruct_split.source` that Seq-Instruct changed: instruction different from its
+    source record's (`seq_instruct.source`), so an instruction changed in iteration 1 and held in 2 still counts."""
+    from seqit_utils import llm_stages
+
+    path = experiment.profile_dir(config, root) / config.ablations.seq_instruct_split.source
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no such file (params: ablations.seq_instruct_split.source); run `dvc repro seq_instruct` "
+            "first, or name another Seq-Instruct output under outputs/<profile>/"
+        )
+    sources = llm_stages.stage_records(config, config.seq_instruct.source, root=root)
+    originals = {str(r["id"]): r["instruction"] for r in sources}
+    records = io.read_jsonl(path)
+    return [r for r in records if r["instruction"] != originals.get(str(r.get("source_id", r.get("id"))))]
+
+
+def build_seq_instruct_split(config: Config, complete: Complete, root: str | Path = ".") -> tuple[list, dict]:
+    """SIT-split of the profile's Seq-Instruct output: `llm_steps` (the LLM of `ablations.seq_instruct_split`) then
+    `sit_split` (each step's recorded instruction)."""
+    records = seq_instruct_sequential(config, root)
+    with_steps, steps_report = llm_steps(records, complete)
+    split, report = sit_split(with_steps, default_step_instruction({}, config.ablations.seed))
+    return split, {"source": config.ablations.seq_instruct_split.source, "sequential_in_source": len(records),
+                   "steps": steps_report, **report}  # fmt: skip
+
+
 def report_markdown(reports: Mapping[str, Any]) -> str:
     """The builders' reports as a markdown table (sizes and token totals)."""
     data, inst = reports["data_level"], reports["instance_level"]
@@ -194,5 +310,11 @@ def report_markdown(reports: Mapping[str, Any]) -> str:
         ("SIT-split", split["records"], f"from {split['sequential_records']} sequential records"),
         ("SIT-multi", multi["records"], f"{multi['turns']} turns"),
     ]
+    if "seq_instruct_split" in reports:
+        seq, steps = reports["seq_instruct_split"], reports["seq_instruct_split"]["steps"]
+        left = ", ".join(f"{k} {v}" for k, v in steps["left_out"].items()) or "none"
+        notes = (f"from {seq['sequential_in_source']} changed records of {seq['source']}: "
+                 f"{steps['split_by_llm']} split by the LLM; left out: {left}")  # fmt: skip
+        rows.append(("SIT-split of Seq-Instruct", seq["records"], notes))
     lines = ["| set | records | tokens / notes |", "|---|---:|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return "\n".join(lines) + f"\n\nTokenizer: {reports['tokenizer']}; seed {reports['seed']}.\n"

@@ -304,10 +304,24 @@ class AnalysisConfig(_Strict):
     instruction_sets: dict[str, str] = Field(min_length=1)
     n_verbs: int = Field(default=15, gt=0)
     n_nouns: int = Field(default=4, gt=0)
-    case_study_items: int = Field(default=5, ge=0)  # SeqEval items shown side by side, IT vs SIT (App. E)
+    # spaCy dependencies, benepar constituencies (needs benepar + its benepar_en3 model), or benepar when installed
+    # else spaCy; the parser used is in every figure's title and in figures/<profile>_figures.json
+    parser: Literal["auto", "spacy", "benepar"] = "auto"
+    # Figure 2 / Table 13 draw this profile's SeqEval models (notebook 04) and these: label -> another SeqEval metrics
+    # file in notebook 04's layout (path relative to the project root, e.g. outputs/sample/metrics/seqeval.json)
+    extra_seqeval_metrics: dict[str, str] = {}
+    # App. E: SeqEval items shown side by side, IT vs SIT: the first N judged items, or a list of item ids
+    case_study_items: int | list[str] = Field(default=5)
 
 
-ABLATION_SETS = ("data_level", "instance_level_it", "instance_level_sit", "sit_split", "sit_multi")
+ABLATION_SETS = (
+    "data_level",
+    "instance_level_it",
+    "instance_level_sit",
+    "sit_split",
+    "sit_multi",
+    "seq_instruct_split",
+)
 
 
 class AblationRun(_Strict):
@@ -337,6 +351,14 @@ class AblationRun(_Strict):
         return self
 
 
+class SeqInstructSplit(_Strict):
+    """§5.1 SIT-split of Seq-Instruct data (notebook 09, set `seq_instruct_split`): its records carry no steps (one
+    response for the whole sequential instruction), so an LLM splits each into single-task steps first."""
+
+    source: str = "seq_instruct/iteration_2.jsonl"  # Seq-Instruct output (notebook 03) under outputs/<profile>/
+    endpoint: str  # an `llm.endpoints` key: the LLM that splits instruction and response into steps
+
+
 class AblationConfig(_Strict):
     """Notebook 09: the ablation training sets of §5.1 built from this profile's IT and SIT sets; notebooks 11/12:
     the models of Table 6/12 and the §5.2 swaps trained on them (`runs`) and their evaluation."""
@@ -346,6 +368,7 @@ class AblationConfig(_Strict):
     runs: dict[str, AblationRun] = {}  # name -> run; `python -m seqit_utils.config` copies the names to params.yaml
     # fields of the training setup (train.setups[train.setup]) every run changes, e.g. {num_train_epochs: 1}
     train_overrides: dict[str, Any] = {}
+    seq_instruct_split: SeqInstructSplit | None = None  # None: no SIT-split of Seq-Instruct data
 
     @model_validator(mode="after")
     def _run_names(self) -> AblationConfig:
@@ -476,6 +499,12 @@ class Config(_Strict):
     def _check_ablation_runs(self, ablations: AblationConfig, endpoints: dict[str, EndpointSpec]) -> None:
         setup = self.train.setups[self.train.setup]
         _check_fields("ablations.train_overrides", TrainSetup, setup.model_dump() | ablations.train_overrides)
+        if ablations.seq_instruct_split is not None:
+            _check_choice("ablations.seq_instruct_split.endpoint", ablations.seq_instruct_split.endpoint, endpoints)
+            if self.seq_instruct is None:
+                raise ValueError(
+                    "ablations.seq_instruct_split splits Seq-Instruct output: add a `seq_instruct` section"
+                )
         for name, run in ablations.runs.items():
             key = f"ablations.runs.{name}"
             if run.base is not None:
@@ -485,6 +514,10 @@ class Config(_Strict):
                 raise ValueError(f"{key}.tiny changes a tiny base; its base {base!r} is not tiny (remove `tiny`)")
             if run.tiny:
                 _check_fields(f"{key}.tiny", TinyModelConfig, self.model.tiny.model_dump() | run.tiny)
+            if run.train == "seq_instruct_split" and ablations.seq_instruct_split is None:
+                raise ValueError(
+                    f"{key}.train = 'seq_instruct_split' needs ablations.seq_instruct_split (its endpoint)"
+                )
             if run.generator is not None:
                 _check_choice(f"{key}.generator", run.generator, endpoints)
                 if self.seq_instruct is None:

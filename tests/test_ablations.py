@@ -3,6 +3,8 @@ totals match their definitions, step chains are right, and the builders are seed
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from seqit_utils import ablations, loaders, seq_instruct_stats, sit, tasks
@@ -79,3 +81,119 @@ def test_sit_split_and_multi_on_task_suite_chains_follow_the_step_outputs():
     assert ablations.sit_split(unknown, ablations.suite_step_instruction(0))[1]["left_out"] == {
         "unknown step output or instruction": 1
     }
+
+
+# ---------------------------------------------------------------- SIT-split of Seq-Instruct records (steps by an LLM)
+RECORDED = "alpaca-cleaned-gpt-3.5-turbo-generate_instruct-refine-response-final"  # real rewrites + responses
+THEN = re.compile(r", then|\. Then,?")
+
+
+class ScriptedSplitter:
+    """A scripted LLM at the `complete` boundary (no LLM here that splits reliably): it cuts the instruction of the
+    request at ", then" / ". Then" and the response at its first blank line (or halfway), and answers in the asked
+    format; an instruction without either gets one step back (which the parser refuses)."""
+
+    def __init__(self):
+        self.requests = 0
+
+    def __call__(self, conversations):
+        self.requests += len(conversations)
+        return [self._reply(c[-1]["content"]) for c in conversations]
+
+    @staticmethod
+    def _reply(prompt: str) -> str:
+        body = prompt.rsplit("#Instruction#: ", 1)[1]
+        instruction, rest = body.split("\n#Input#: ", 1)
+        output = rest.split("\n#Response#: ", 1)[1]
+        if not THEN.search(instruction):
+            return f"#Step 1 Instruction#: {instruction}\n#Step 1 Response#: {output}\n###"
+        first, second = THEN.split(instruction, maxsplit=1)
+        cut = output.find("\n\n") if "\n\n" in output else len(output) // 2
+        return (f"#Step 1 Instruction#: {first}.\n#Step 1 Response#: {output[:cut]}\n"
+                f"#Step 2 Instruction#: {second.strip()}\n#Step 2 Response#: {output[cut:]}\n###\nDone.")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def seq_instruct_records(shared_data):
+    from seqit_utils import seq_instruct
+
+    out = []
+    for r in loaders.load_selfseq_samples(name=RECORDED, data_dir=shared_data):
+        new, _ = seq_instruct.parse_new_instruction(r.get("new_instruction") or r["completions"], r["instruction"])
+        if r.get("option") in ("A", "B", "C") and new and r["output"].strip():
+            out.append({"id": r["id"], "instruction": new, "input": r["input"], "output": r["output"]})
+    return out
+
+
+def test_parse_split_reads_numbered_steps_and_refuses_the_rest():
+    reply = (
+        "#Step 1 Instruction#: List the primes below 10.\n#Step 1 Response#: 2, 3, 5, 7\n"
+        "#Step 2 Instruction#: Sum them.\n#Step 2 Response#: ### Sum\n17\n###\nAnything after the end line."
+    )
+    steps, reason = ablations.parse_split(reply)
+    assert reason == "ok"
+    assert steps == [
+        {"instruction": "List the primes below 10.", "output": "2, 3, 5, 7"},
+        {"instruction": "Sum them.", "output": "### Sum\n17"},  # a markdown heading is part of the response
+    ]
+    one = "#Step 1 Instruction#: Sum them.\n#Step 1 Response#: 17"
+    gap = one + "\n#Step 3 Instruction#: x\n#Step 3 Response#: y"
+    empty = one + "\n#Step 2 Instruction#: x\n#Step 2 Response#: "
+    twice = one + "\n#Step 1 Response#: 18\n#Step 2 Instruction#: x\n#Step 2 Response#: y"
+    for bad, why in [(None, "no steps"), ("The steps are: sum them.", "no steps"), (one, "one step"),
+                     (gap, "steps not numbered 1, 2, ..."), (empty, "a step without instruction or response"),
+                     (twice, "step 1 has two responses")]:  # fmt: skip
+        assert ablations.parse_split(bad) == (None, why)
+
+
+def test_llm_steps_split_real_seq_instruct_records_and_sit_split_chains_them(seq_instruct_records):
+    records = seq_instruct_records
+    steps = [{"task": "repeat", "output": "a b"}, {"task": "reverse", "output": "b a"}]
+    recorded = {"id": "suite/0", "instruction": "First repeat the input, then reverse it.", "input": "a b",
+                "output": "a b\nb a", "steps": steps}  # fmt: skip
+    splitter = ScriptedSplitter()
+    with_steps, report = ablations.llm_steps([recorded, *records], splitter)
+    assert splitter.requests == len(records)  # a record with recorded steps is not sent
+    two_step = [r for r in records if THEN.search(r["instruction"])]
+    assert len(two_step) >= 20  # real prefix/suffix rewrites ("… . Then, …")
+    unsplit = {"one step": len(records) - len(two_step)}
+    assert report == {"records": len(records) + 1, "with_steps": len(two_step) + 1, "recorded_steps": 1,
+                      "split_by_llm": len(two_step), "left_out": unsplit}  # fmt: skip
+    assert with_steps[0] is recorded
+    split, split_report = ablations.sit_split(with_steps, ablations.default_step_instruction({}, seed=0))
+    assert split_report["records"] == 2 * len(with_steps) and split_report["left_out"] == {}
+    for first, second in zip(split[2::2], split[3::2], strict=True):  # the LLM-split records, step by step
+        source = next(r for r in records if r["id"] == first["source_id"])
+        assert first["input"] == source["input"] and second["input"] == first["output"]  # step 2 reads step 1
+        squeeze = lambda text: "".join(text.split())  # noqa: E731 (the parser strips each part)
+        assert squeeze(first["output"] + second["output"]) == squeeze(source["output"])
+        assert first["instruction"] == THEN.split(source["instruction"], maxsplit=1)[0] + "."
+
+
+def test_seq_instruct_split_of_the_profile_takes_only_changed_records(tmp_path, seq_instruct_records):
+    from seqit_utils import io
+    from seqit_utils.config import load_config
+
+    config = load_config("smoke")
+    out = tmp_path / config.output_dir
+    changed = seq_instruct_records[:6]
+    sources = [{**r, "instruction": f"original {i}", "output": "x"} for i, r in enumerate(changed)]
+    held = {**changed[0], "id": "held", "instruction": "kept as it was"}
+    io.write_jsonl(out / "data" / f"{config.seq_instruct.source}.jsonl", [*sources, {**held}])
+    iteration_2 = [{**r, "source_id": r["id"]} for r in changed] + [{**held, "source_id": "held"}]
+    io.write_jsonl(out / config.ablations.seq_instruct_split.source, iteration_2)
+    splitter = ScriptedSplitter()
+    split, report = ablations.build_seq_instruct_split(config, splitter, tmp_path)
+    assert report["sequential_in_source"] == len(changed) and splitter.requests == len(changed)
+    assert report["records"] == len(split) == 2 * report["steps"]["split_by_llm"]
+    assert "SIT-split of Seq-Instruct" in ablations.report_markdown({**_reports_stub(), "seq_instruct_split": report})
+    with pytest.raises(FileNotFoundError, match="ablations.seq_instruct_split.source"):
+        (out / config.ablations.seq_instruct_split.source).unlink()
+        ablations.build_seq_instruct_split(config, splitter, tmp_path)
+
+
+def _reports_stub():
+    return {"it": 1, "tokenizer": "t", "seed": 0,
+            "data_level": {"it_output_tokens": 1, "sit_records": 1, "sit_output_tokens": 1, "difference": 0},
+            "instance_level": {"pairs": 1, "tokens": 1, "it_unpaired": 0},
+            "sit_split": {"records": 2, "sequential_records": 1}, "sit_multi": {"records": 1, "turns": 2}}  # fmt: skip

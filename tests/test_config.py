@@ -179,3 +179,14 @@ def test_bad_ablation_runs_name_the_run_and_the_fix(tmp_path, edit, expected):
 def test_ablation_train_overrides_are_checked_as_a_training_setup(tmp_path):
     message = _error(tmp_path, lambda raw: raw["ablations"]["train_overrides"].update(max_step=5))
     assert "ablations.train_overrides" in message and "max_step" in message
+
+
+def test_the_seq_instruct_split_needs_a_defined_endpoint(tmp_path):
+    message = _error(tmp_path, lambda raw: raw["ablations"]["seq_instruct_split"].update(endpoint="gpt"))
+    assert "ablations.seq_instruct_split.endpoint = 'gpt' is not defined; allowed values: local" in message
+
+    def unset(raw):
+        del raw["ablations"]["seq_instruct_split"]
+        raw["ablations"]["runs"]["x"] = {"tables": ["table_12"], "train": "seq_instruct_split"}
+
+    assert "needs ablations.seq_instruct_split" in _error(tmp_path, unset)
