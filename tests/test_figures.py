@@ -89,7 +89,34 @@ def test_case_study_shows_it_and_sit_side_by_side():
         {"model": "sit", "seed": 0, "id": "q1", "output": "part one\npart two", "answered": True, "rating": 4},
         {"model": "sit", "seed": 1, "id": "q1", "output": "other seed", "answered": None, "rating": None},
     ]
-    text = figures.case_study(rows, {"q1": {"instruction": "Do A, then B.", "iteration": 2}}, n=5)
+    text = figures.case_study(rows, {"q1": {"instruction": "Do A, then B.", "iteration": 2}}, 5)
     assert "## q1 (iteration 2)" in text and "> Do A, then B." in text
     assert "**IT** (judge: answered=False, rating=2)" in text and "> part one\n> part two" in text
     assert "other seed" not in text
+
+
+def test_case_study_shows_chosen_items_in_their_order_and_names_an_unknown_one():
+    rows = [{"model": m, "seed": 0, "id": q, "output": f"{m} on {q}", "answered": True, "rating": 3}
+            for q in ("q1", "q2", "q3") for m in ("it", "sit")]  # fmt: skip
+    text = figures.case_study(rows, {}, ["q3", "q1"])
+    assert text.index("## q3") < text.index("## q1") and "## q2" not in text
+    with pytest.raises(ValueError, match=r"analysis.case_study_items: 'q9' not among the 3 SeqEval items"):
+        figures.case_study(rows, {}, ["q1", "q9"])
+
+
+def test_number_of_tasks_draws_other_evaluated_models_beside_the_profiles(sample_config, tmp_path):
+    metrics = tmp_path / "outputs" / "sample" / "metrics"
+    metrics.mkdir(parents=True)
+    (metrics / "seqeval.json").write_text(json.dumps({"by_iteration": BY_ITERATION, "n_items": 8}))
+    other = {"by_iteration": {"llama3": {"0": {"1": judged(0.9, 4.5), "3": judged(0.4, 3.0)}}}}
+    (tmp_path / "theirs.json").write_text(json.dumps(other))
+    with_extra = lambda extra: sample_config.model_copy(  # noqa: E731
+        update={"analysis": sample_config.analysis.model_copy(update={"extra_seqeval_metrics": extra})}
+    )
+    config = with_extra({"lab": "theirs.json"})
+    drawn = figures.number_of_tasks(config, tmp_path)["number_of_tasks"]
+    assert sorted(drawn["curve"]) == ["it", "lab/llama3", "sit"] and drawn["extra_sources"] == ["theirs.json"]
+    assert drawn["curve"]["lab/llama3"]["4"] == {"follow_rate": 0.4, "score": 3.0, "n": 4}  # iteration 3 = 4 tasks
+    assert (tmp_path / "figures" / "sample_number_of_tasks.png").is_file()
+    with pytest.raises(FileNotFoundError, match="analysis.extra_seqeval_metrics.lab"):
+        figures.number_of_tasks(with_extra({"lab": "missing.json"}), tmp_path)

@@ -33,6 +33,48 @@ def test_verb_closest_to_the_root_and_its_first_noun_object(nlp, sentence, expec
     assert vn.verb_and_noun(nlp(sentence)) == expected
 
 
+# Hand-written constituency parses in benepar's `parse_string` format (PTB labels), with each token's lemma.
+TREES = [
+    ("(S (VP (VB Write) (NP (DT a) (NN poem)) (PP (IN about) (NP (DT the) (NN sea)))) (. .))",
+     "write a poem about the sea .", ("write", "poem")),
+    # a noun-phrase root: the VP is two levels down (the authors' first-child search missed it)
+    ("(NP (NP (PRP$ Your) (NN task)) (: :) (S (VP (VB summarize) (NP (DT the) (NN article)))) (. .))",
+     "your task : summarize the article .", ("summarize", "article")),
+    # the object NP's head noun is inside its first NP (NP -> NP PP)
+    ("(S (VP (VB Give) (NP (NP (CD three) (NNS tips)) (PP (IN for) (S (VP (VBG staying) (ADJP (JJ healthy)))))))"
+     " (. .))", "give three tip for stay healthy .", ("give", "tip")),
+    # the participle of an opening PP is not under a VP; the pronoun object is not a noun
+    ("(S (PP (VBN Given) (NP (NP (DT a) (NN list)) (PP (IN of) (NP (NNS numbers))))) (, ,) (VP (VB sort)"
+     " (NP (PRP them))) (. .))", "give a list of number , sort they .", ("sort", None)),
+    # coordinated VPs: the first verb of the shallowest VP that has one
+    ("(S (VP (VP (VB Read) (NP (DT the) (NN text))) (CC and) (VP (VB summarize) (NP (PRP it)))) (. .))",
+     "read the text and summarize it .", ("read", "text")),
+    # a question: "is" heads no VP
+    ("(SBARQ (WHNP (WP What)) (SQ (VBZ is) (NP (NP (DT the) (NN capital)) (PP (IN of) (NP (NNP France))))) (. ?))",
+     "what be the capital of France ?", (None, None)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("parse", "lemmas", "expected"), TREES)
+def test_constituency_verb_and_noun_from_benepar_style_trees(parse, lemmas, expected):
+    from nltk import Tree
+
+    assert vn.verb_and_noun_from_tree(Tree.fromstring(parse), lemmas.split()) == expected
+
+
+def test_benepar_is_used_only_when_installed_and_its_absence_is_recorded():
+    missing = vn.benepar_missing()
+    if missing is None:
+        pytest.skip("benepar and benepar_en3 are installed here: the spaCy fallback cannot be shown")
+    with pytest.raises(OSError, match="benepar.*pip install benepar|benepar_en3"):
+        vn.load_parser(parser="benepar")
+    info = vn.parser_info(vn.load_parser(parser="auto"))
+    assert info["parser"] == "spacy" and info["requested"] == "auto" and info["benepar_not_used"] == missing
+    assert vn.parser_label(info) == f"spaCy {info['pipeline']} {info['pipeline_version']} dependencies"
+    with pytest.raises(ValueError, match="allowed values: auto, spacy, benepar"):
+        vn.load_parser(parser="stanza")
+
+
 def test_sequential_instructions_are_split_into_their_steps():
     assert vn.split_instruction("First, translate the input into English, then answer the question.") == [
         "translate the input into English",
