@@ -239,18 +239,23 @@ def sunburst(top: dict[str, dict[str, Any]], title: str, out_stem: str | Path) -
 
 
 def _radial_labels(ax: Any, wedges: Sequence[Any], labels: Sequence[str], radius: float, size: int) -> None:
-    """Each label at the middle of its wedge, along the radius (upright on both halves), so narrow wedges stay
-    readable."""
+    """Each label at the middle of its wedge, along the radius (upright on both halves). A label's font shrinks to
+    the arc its wedge spans at `radius` (down to 4.5 pt) so neighbours never overlap; a wedge narrower than that
+    goes unlabelled (its noun is still in the figure's index)."""
     import math
 
+    ax.set_xlim(-1.1, 1.1), ax.set_ylim(-1.1, 1.1)  # fixed limits, so the data-to-points scale below holds
+    points_per_unit = (ax.transData.transform((1, 0))[0] - ax.transData.transform((0, 0))[0]) * 72 / ax.figure.dpi
     for wedge, label in zip(wedges, labels, strict=True):
-        if not label:
+        arc = radius * points_per_unit * math.radians(wedge.theta2 - wedge.theta1)  # wedge width at the label, in pt
+        fontsize = min(size, 0.9 * arc)
+        if not label or fontsize < 4.5:
             continue
         angle = (wedge.theta1 + wedge.theta2) / 2
         x, y = radius * math.cos(math.radians(angle)), radius * math.sin(math.radians(angle))
         rotation = (angle + 180) % 360 - 180  # in [-180, 180)
         rotation = rotation - 180 if rotation > 90 else rotation + 180 if rotation < -90 else rotation
-        ax.text(x, y, label, rotation=rotation, ha="center", va="center", fontsize=size, rotation_mode="anchor")
+        ax.text(x, y, label, rotation=rotation, ha="center", va="center", fontsize=fontsize, rotation_mode="anchor")
 
 
 def save_figure(fig: Any, path: Path) -> Path:
