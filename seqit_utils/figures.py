@@ -1,17 +1,22 @@
-"""Every figure as a function of files under `outputs/<profile>/` (notebook 10, DVC stage `analysis`).
+"""Analysis results (notebook 10, stage `analysis`) and every figure drawn from them (stage `figures`).
 
-Figures go to `figures/<profile>_<name>.png` and `.pdf` (the profile in every file name, so a smoke figure is never
+Notebook 10 computes what the figures show and writes it under `outputs/<profile>/analysis/`:
+- `verb_noun.json` (`verb_noun_analysis`): per `analysis.instruction_sets` entry, counts and the top verbs × nouns
+  (§5.4, Figures 6/7), and which parser produced them;
+- `number_of_tasks.json` (`number_of_tasks`): Figure 2 / Table 13 — SeqEval following rate and judge score per
+  number of tasks (iteration k of Seq-Instruct = k + 1 tasks), one line per model group, from notebook 04's
+  `metrics/seqeval.json` and any `analysis.extra_seqeval_metrics`.
+
+`draw_all` (`python -m seqit_utils.figures <profile>`, DVC stage `figures`) reads only those files and draws every
+figure into `figures/<profile>_<name>.png` and `.pdf` (the profile in every file name, so a smoke figure is never
 mistaken for a paper result; profiles share the folder), with `<profile>_figures.json` beside them: what each figure
-was drawn from (counts, the parser, top verbs). Same inputs → byte-identical files (no timestamps;
-`verb_noun.save_figure`).
-
-- `sunburst_<set>`: verb-noun sunburst (§5.4, Figures 6/7) of each `analysis.instruction_sets` entry.
-- `number_of_tasks`: Figure 2 / Table 13 — SeqEval following rate and judge score per number of tasks (iteration k
-  of Seq-Instruct = k + 1 tasks), one line per model group, from notebook 04's `metrics/seqeval.json`.
+was drawn from. Same inputs → byte-identical files (no timestamps; `verb_noun.save_figure`), so deleting `figures/`
+and running `dvc repro` draws them again without parsing anything.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +25,7 @@ from typing import Any
 
 from seqit_utils import experiment, io, loaders
 from seqit_utils import verb_noun as vn
-from seqit_utils.config import Config, data_dir
+from seqit_utils.config import Config, data_dir, find_project_root, load_config
 
 FIGURES = Path("figures")
 
@@ -42,23 +47,28 @@ def instruction_texts(config: Config, source: str, root: str | Path = ".") -> li
     return [r["instruction"] for r in io.read_jsonl(path) if r.get("instruction")]
 
 
-def sunbursts(config: Config, root: str | Path = ".", nlp: Any = None) -> dict[str, Any]:
-    """One sunburst per instruction set; returns what each was drawn from (for `<profile>_figures.json`)."""
+def analysis_dir(config: Config, root: str | Path = ".") -> Path:
+    """`outputs/<profile>/analysis/`: what the figures are drawn from."""
+    return experiment.profile_dir(config, root) / "analysis"
+
+
+def verb_noun_analysis(config: Config, root: str | Path = ".", nlp: Any = None) -> dict[str, Any]:
+    """Per instruction set: its source, counts (`verb_noun.summary`) and top verbs × nouns; and the parser."""
     spec = config.analysis
     nlp = nlp or vn.load_parser(parser=spec.parser)
-    parser = vn.parser_info(nlp)
-    out = {}
+    sets = {}
     for name, source in spec.instruction_sets.items():
         texts = instruction_texts(config, source, root)
         pairs = vn.verb_noun_pairs(texts, nlp)
         top = vn.top_pairs(pairs, spec.n_verbs, spec.n_nouns)
-        stem = figure_dir(config, root) / f"{config.profile}_sunburst_{name}"
-        title = (f"[{config.profile}] {name}: top {len(top)} verbs × {spec.n_nouns} nouns "
-                 f"({len(texts)} instructions; {vn.parser_label(parser)})")  # fmt: skip
-        files = vn.sunburst(top, title, stem)
-        out[f"sunburst_{name}"] = {"source": source, **vn.summary(pairs, len(texts)), "top": top,
-                                   "files": [p.name for p in files]}  # fmt: skip
-    return {"parser": parser, "figures": out}
+        sets[name] = {"source": source, **vn.summary(pairs, len(texts)), "top": top}
+    return {"parser": vn.parser_info(nlp), "n_verbs": spec.n_verbs, "n_nouns": spec.n_nouns, "sets": sets}
+
+
+def sunburst_title(profile: str, name: str, entry: Mapping[str, Any], analysis: Mapping[str, Any]) -> str:
+    """ "[profile] set: top 15 verbs × 4 nouns (N instructions; parser)"."""
+    return (f"[{profile}] {name}: top {len(entry['top'])} verbs × {analysis['n_nouns']} nouns "
+            f"({entry['instructions']} instructions; {vn.parser_label(analysis['parser'])})")  # fmt: skip
 
 
 def tasks_curve(seqeval_metrics: Mapping[str, Any]) -> dict[str, dict[int, dict[str, float | None]]]:
@@ -75,7 +85,7 @@ def tasks_curve(seqeval_metrics: Mapping[str, Any]) -> dict[str, dict[int, dict[
     return out
 
 
-def number_of_tasks_figure(curve: Mapping[str, Mapping[int, Mapping[str, Any]]], title: str, stem: Path) -> list:
+def number_of_tasks_figure(curve: Mapping[str, Mapping[int, Mapping[str, Any]]], title: str) -> Any:
     """Figure 2: following rate (%) and judge score (1–5) against the number of tasks, one line per group."""
     import matplotlib
 
@@ -98,14 +108,12 @@ def number_of_tasks_figure(curve: Mapping[str, Mapping[int, Mapping[str, Any]]],
         else:
             ax.text(0.5, 0.5, "no value: no judge verdict parsed", ha="center", va="center", transform=ax.transAxes)
     fig.suptitle(title)
-    paths = [vn.save_figure(fig, stem.with_name(f"{stem.name}.{ext}")) for ext in ("png", "pdf")]
-    plt.close(fig)
-    return paths
+    return fig
 
 
 def number_of_tasks(config: Config, root: str | Path = ".") -> dict[str, Any]:
-    """Figure 2 from `metrics/seqeval.json` and `analysis.extra_seqeval_metrics` (their groups as "<label>/<group>");
-    returns the plotted values."""
+    """Figure 2's values from `metrics/seqeval.json` and `analysis.extra_seqeval_metrics` (their groups as
+    "<label>/<group>"): `{"sources", "benchmark", "n_items", "curve": {group: {"<tasks>": point}}}`."""
     metrics_path = experiment.profile_dir(config, root) / "metrics" / "seqeval.json"
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     curve, sources = tasks_curve(metrics), [str(metrics_path.relative_to(root))]
@@ -116,13 +124,18 @@ def number_of_tasks(config: Config, root: str | Path = ".") -> dict[str, Any]:
         extra_curve = tasks_curve(json.loads(extra.read_text(encoding="utf-8")))
         curve |= {f"{label}/{group}": points for group, points in extra_curve.items()}
         sources.append(path)
-    title = (
-        f"[{config.profile}] SeqEval by number of tasks ({metrics.get('benchmark')}, {metrics.get('n_items')} items)"
-    )
-    files = number_of_tasks_figure(curve, title, figure_dir(config, root) / f"{config.profile}_number_of_tasks")
     plain = {group: {str(n): v for n, v in points.items()} for group, points in curve.items()}
-    return {"number_of_tasks": {"source": sources[0], "extra_sources": sources[1:], "curve": plain,
-                                "files": [p.name for p in files]}}  # fmt: skip
+    return {"sources": sources, "benchmark": metrics.get("benchmark"), "n_items": metrics.get("n_items"),
+            "curve": plain}  # fmt: skip
+
+
+def number_of_tasks_title(profile: str, tasks: Mapping[str, Any]) -> str:
+    return f"[{profile}] SeqEval by number of tasks ({tasks['benchmark']}, {tasks['n_items']} items)"
+
+
+def as_curve(plain: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:
+    """`number_of_tasks`' JSON curve with integer task counts again."""
+    return {group: {int(n): point for n, point in points.items()} for group, points in plain.items()}
 
 
 def case_study(
@@ -174,6 +187,67 @@ def _quote(text: str) -> str:
     return "\n".join(f"> {line}" for line in str(text).splitlines() or [""])
 
 
-def write_index(config: Config, content: Mapping[str, Any], root: str | Path = ".") -> Path:
-    """`figures/<profile>_figures.json`: what every figure was drawn from."""
-    return io.write_json(figure_dir(config, root) / f"{config.profile}_figures.json", dict(content))
+def png_bytes(fig: Any) -> bytes:
+    """A figure as PNG bytes, then closed (for showing it in a notebook without writing a file)."""
+    import io as bytes_io
+
+    import matplotlib.pyplot as plt
+
+    buffer = bytes_io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+ANALYSIS_FILES = ("verb_noun.json", "number_of_tasks.json")
+
+
+def write_analysis(
+    config: Config, verb_noun: Mapping[str, Any], tasks: Mapping[str, Any], root: str | Path = "."
+) -> list:
+    """Notebook 10's results, `analysis/verb_noun.json` and `analysis/number_of_tasks.json`."""
+    folder = analysis_dir(config, root)
+    pairs = zip(ANALYSIS_FILES, (verb_noun, tasks), strict=True)
+    return [io.write_json(folder / name, dict(content)) for name, content in pairs]
+
+
+def draw_all(config: Config, root: str | Path = ".") -> dict[str, Any]:
+    """Every figure of the profile from `outputs/<profile>/analysis/` into `figures/`: the profile's old figures go
+    first (a figure whose set left params does not linger), then the sunbursts, Figure 2 and the index
+    `<profile>_figures.json`. Returns the index."""
+    folder = analysis_dir(config, root)
+    missing = [name for name in ANALYSIS_FILES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{folder}: {', '.join(missing)} missing; run notebook 10 first (`dvc repro analysis`)"
+        )
+    verb_noun, tasks = (json.loads((folder / name).read_text(encoding="utf-8")) for name in ANALYSIS_FILES)
+    out = figure_dir(config, root)
+    for old in out.glob(f"{config.profile}_*") if out.is_dir() else []:
+        old.unlink()
+    index: dict[str, Any] = {"profile": config.profile, "parser": verb_noun["parser"]}
+    for name, entry in verb_noun["sets"].items():
+        title = sunburst_title(config.profile, name, entry, verb_noun)
+        files = vn.sunburst(entry["top"], title, out / f"{config.profile}_sunburst_{name}")
+        index[f"sunburst_{name}"] = {**entry, "files": [p.name for p in files]}
+    fig = number_of_tasks_figure(as_curve(tasks["curve"]), number_of_tasks_title(config.profile, tasks))
+    files = vn.save_figures(fig, out / f"{config.profile}_number_of_tasks")
+    index["number_of_tasks"] = {**tasks, "files": [p.name for p in files]}
+    io.write_json(out / f"{config.profile}_figures.json", index)
+    return index
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m seqit_utils.figures PROFILE`: draw every figure of PROFILE (DVC stage `figures`)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("profile", help="smoke | sample | paper: which params/<profile>.yaml")
+    args = parser.parse_args(argv)
+    root = find_project_root()
+    index = draw_all(load_config(args.profile, root), root)
+    files = [name for entry in index.values() if isinstance(entry, dict) for name in entry.get("files", [])]
+    print(f"wrote {len(files)} figure files and {args.profile}_figures.json into {FIGURES}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

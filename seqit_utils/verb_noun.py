@@ -208,8 +208,8 @@ def ring_sizes(top: dict[str, dict[str, Any]]) -> tuple[list[int], list[list[int
     return [sum(counts) for counts in outer], outer
 
 
-def sunburst(top: dict[str, dict[str, Any]], title: str, out_stem: str | Path) -> list[Path]:
-    """Two-ring sunburst of `top_pairs` as `<out_stem>.png` and `.pdf` (same inputs → identical files)."""
+def sunburst_figure(top: dict[str, dict[str, Any]], title: str) -> Any:
+    """Two-ring sunburst of `top_pairs` as a matplotlib figure (inner ring verbs, outer ring their nouns)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -233,9 +233,12 @@ def sunburst(top: dict[str, dict[str, Any]], title: str, out_stem: str | Path) -
     _radial_labels(ax, outer, labels, 0.8, 8)
     ax.set_title(title, fontsize=11)
     ax.set_aspect("equal")
-    paths = [save_figure(fig, Path(f"{out_stem}.{ext}")) for ext in ("png", "pdf")]
-    plt.close(fig)
-    return paths
+    return fig
+
+
+def sunburst(top: dict[str, dict[str, Any]], title: str, out_stem: str | Path) -> list[Path]:
+    """`sunburst_figure` saved as `<out_stem>.png` and `.pdf` (same inputs → identical files)."""
+    return save_figures(sunburst_figure(top, title), Path(out_stem))
 
 
 def _radial_labels(ax: Any, wedges: Sequence[Any], labels: Sequence[str], radius: float, size: int) -> None:
@@ -265,3 +268,12 @@ def save_figure(fig: Any, path: Path) -> Path:
     with io.atomic_open(path, "wb", encoding=None) as handle:
         fig.savefig(handle, format=path.suffix[1:], metadata=metadata, dpi=150, bbox_inches="tight")
     return path
+
+
+def save_figures(fig: Any, stem: Path) -> list[Path]:
+    """`<stem>.png` and `<stem>.pdf` of a figure (`save_figure`), then the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    paths = [save_figure(fig, stem.with_name(f"{stem.name}.{ext}")) for ext in ("png", "pdf")]
+    plt.close(fig)
+    return paths

