@@ -269,7 +269,14 @@ def build_all(config: Config, root: str | Path = ".") -> tuple[dict[str, list[Re
     )
     sets["sit_split"], reports["sit_split"] = sit_split(sequential, steps)
     sets["sit_multi"], reports["sit_multi"] = sit_multi(sequential, steps)
+    reports["sit_split"]["output_tokens"] = sum(count([r["output"] for r in sets["sit_split"]]))
+    reports["sit_multi"]["output_tokens"] = sum(count(assistant_turns(sets["sit_multi"])))
     return sets, reports
+
+
+def assistant_turns(conversations: Sequence[Record]) -> list[str]:
+    """The assistant messages of `sit_multi` conversations (what the loss is on)."""
+    return [m["content"] for r in conversations for m in r["messages"] if m["role"] == "assistant"]
 
 
 def seq_instruct_sequential(config: Config, root: str | Path = ".") -> list[Record]:
@@ -295,6 +302,9 @@ def build_seq_instruct_split(config: Config, complete: Complete, root: str | Pat
     records = seq_instruct_sequential(config, root)
     with_steps, steps_report = llm_steps(records, complete)
     split, report = sit_split(with_steps, default_step_instruction({}, config.ablations.seed))
+    report["output_tokens"] = sum(
+        seq_instruct_stats.token_counter(tokenizer_for(config, root)[0])([r["output"] for r in split])
+    )
     return split, {"source": config.ablations.seq_instruct_split.source, "sequential_in_source": len(records),
                    "steps": steps_report, **report}  # fmt: skip
 
@@ -307,14 +317,18 @@ def report_markdown(reports: Mapping[str, Any]) -> str:
         ("IT (the reference)", reports["it"], f"{data['it_output_tokens']} output tokens"),
         ("data-level SIT", data["sit_records"], f"{data['sit_output_tokens']} output tokens (Δ {data['difference']})"),
         ("instance-level IT / SIT", inst["pairs"], f"{inst['tokens']} tokens each; {inst['it_unpaired']} IT unpaired"),
-        ("SIT-split", split["records"], f"from {split['sequential_records']} sequential records"),
-        ("SIT-multi", multi["records"], f"{multi['turns']} turns"),
+        (
+            "SIT-split",
+            split["records"],
+            f"{split['output_tokens']} output tokens, from {split['sequential_records']} sequential records",
+        ),
+        ("SIT-multi", multi["records"], f"{multi['output_tokens']} assistant tokens in {multi['turns']} turns"),
     ]
     if "seq_instruct_split" in reports:
         seq, steps = reports["seq_instruct_split"], reports["seq_instruct_split"]["steps"]
         left = ", ".join(f"{k} {v}" for k, v in steps["left_out"].items()) or "none"
-        notes = (f"from {seq['sequential_in_source']} changed records of {seq['source']}: "
-                 f"{steps['split_by_llm']} split by the LLM; left out: {left}")  # fmt: skip
+        notes = (f"{seq['output_tokens']} output tokens, from {seq['sequential_in_source']} changed records of "
+                 f"{seq['source']}: {steps['split_by_llm']} split by the LLM; left out: {left}")  # fmt: skip
         rows.append(("SIT-split of Seq-Instruct", seq["records"], notes))
     lines = ["| set | records | tokens / notes |", "|---|---:|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return "\n".join(lines) + f"\n\nTokenizer: {reports['tokenizer']}; seed {reports['seed']}.\n"

@@ -186,6 +186,8 @@ def test_seq_instruct_split_of_the_profile_takes_only_changed_records(tmp_path, 
     split, report = ablations.build_seq_instruct_split(config, splitter, tmp_path)
     assert report["sequential_in_source"] == len(changed) and splitter.requests == len(changed)
     assert report["records"] == len(split) == 2 * report["steps"]["split_by_llm"]
+    count = seq_instruct_stats.token_counter(seq_instruct_stats.minilm_tokenizer())
+    assert report["output_tokens"] == sum(count([r["output"] for r in split])) > 0
     assert "SIT-split of Seq-Instruct" in ablations.report_markdown({**_reports_stub(), "seq_instruct_split": report})
     with pytest.raises(FileNotFoundError, match="ablations.seq_instruct_split.source"):
         (out / config.ablations.seq_instruct_split.source).unlink()
@@ -196,4 +198,5 @@ def _reports_stub():
     return {"it": 1, "tokenizer": "t", "seed": 0,
             "data_level": {"it_output_tokens": 1, "sit_records": 1, "sit_output_tokens": 1, "difference": 0},
             "instance_level": {"pairs": 1, "tokens": 1, "it_unpaired": 0},
-            "sit_split": {"records": 2, "sequential_records": 1}, "sit_multi": {"records": 1, "turns": 2}}  # fmt: skip
+            "sit_split": {"records": 2, "sequential_records": 1, "output_tokens": 5},
+            "sit_multi": {"records": 1, "turns": 2, "output_tokens": 5}}  # fmt: skip

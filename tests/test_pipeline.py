@@ -111,6 +111,8 @@ def test_smoke_repro_runs_every_stage_then_skips(project):
     ablations = json.loads((out / "metrics/ablations.json").read_text())
     assert ablations["it"] == 2600 and ablations["data_level"]["reached"]
     assert ablations["instance_level"]["equal_lengths"] and ablations["sit_split"]["records"] == 2 * 2600
+    # SIT-multi's assistant turns are SIT-split's outputs: the same step outputs, so the same token total
+    assert ablations["sit_multi"]["output_tokens"] == ablations["sit_split"]["output_tokens"] > 0
     split = ablations["seq_instruct_split"]  # the tiny generator changes few records, and its splits rarely parse
     assert split["steps"]["records"] == split["sequential_in_source"] <= 8
     assert split["steps"]["split_by_llm"] + sum(split["steps"]["left_out"].values()) == split["sequential_in_source"]
