@@ -103,6 +103,8 @@ def number_of_tasks_figure(curve: Mapping[str, Mapping[int, Mapping[str, Any]]],
                 drawn = True
         ticks = sorted({n for points in curve.values() for n in points})
         ax.set(xlabel="number of tasks", ylabel=label, ylim=limits, xticks=ticks)
+        if ticks:
+            ax.set_xlim(ticks[0] - 0.5, ticks[-1] + 0.5)
         if drawn:
             ax.legend()
         else:
