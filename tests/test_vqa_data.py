@@ -456,3 +456,30 @@ def test_make_synthetic_rewrites_its_own_folder_and_refuses_others(tmp_path):
     for bad in ({"questions_per_image": 7}, {"n_images": 0}, {"splits": "val2014"}, {"splits": ["test2015"]}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             make_synthetic(tmp_path / "new", seed=0, **bad)
+
+
+def test_vqa_accuracy_of_records_read_from_the_published_annotation_files(vqa_files):
+    """Reader → `score_vqa` on the annotation records above, scores computed by hand (10 annotators, leave one
+    out, min(matches among the other 9 / 3, 1), averaged):"""
+    from seqit_utils.vqa_eval import score_vqa
+
+    records = read_vqav2(*vqa_files())  # 42000, 99000, 262148000, 393225001
+    cases = [
+        # 42000: denim x7, jeans, jean, cotton; "Jeans." -> "jeans" (annotators disagree: both sides normalised):
+        # 1 match; its own annotator sees 0 of 9 -> 0, the 9 others see 1 -> 1/3 each: 9 * (1/3) / 10 = 0.3
+        (["A man in blue jeans.\nJeans.", "A man in blue jeans.\ndenim"], [0.3, 1.0]),
+        # 99000: no x9, yes; "No" -> "no": 9 matches, every annotator sees >= 8 -> 1.0; "yes": 1 match -> 0.3
+        (["A street.\nNo", "A street.\nyes"], [1.0, 0.3]),
+        # 262148000: down x7, at table, skateboard, table; "table": 1 match -> 0.3; "Down": 7 -> 1.0
+        (["A skateboarder.\ntable", "A skateboarder.\nDown"], [0.3, 1.0]),
+        # 393225001: kite x8, string, Kite; "Kite" and "Kite" normalise to "kite": 9 matches -> 1.0;
+        # "a string": the article goes -> "string", 1 match -> 0.3
+        (["A man flies a kite.\nKite", "A man flies a kite.\na string"], [1.0, 0.3]),
+    ]
+    for k, (record, (outputs, expected)) in enumerate(zip(records, cases, strict=True)):
+        for output, score in zip(outputs, expected, strict=True):
+            result = score_vqa([output], [record])
+            assert result["per_item"] == pytest.approx([score]), (k, output)
+            assert result["following"] == 1.0  # a caption line precedes the answer
+    generations = [outputs[0] for outputs, _ in cases]
+    assert score_vqa(generations, records)["accuracy"] == pytest.approx((0.3 + 1.0 + 0.3 + 1.0) / 4)
