@@ -308,7 +308,8 @@ class AnalysisConfig(_Strict):
     # else spaCy; the parser used is in every figure's title and in figures/<profile>_figures.json
     parser: Literal["auto", "spacy", "benepar"] = "auto"
     # Figure 2 / Table 13 draw this profile's SeqEval models (notebook 04) and these: label -> another SeqEval metrics
-    # file in notebook 04's layout (path relative to the project root, e.g. outputs/sample/metrics/seqeval.json)
+    # file in notebook 04's layout (path relative to the project root, e.g. outputs/sample/metrics/seqeval.json;
+    # DVC tracks the names, not the files: after one changes, `dvc repro -f analysis`)
     extra_seqeval_metrics: dict[str, str] = {}
     # App. E: SeqEval items shown side by side, IT vs SIT: the first N judged items, or a list of item ids
     case_study_items: int | list[str] = Field(default=5)

@@ -66,7 +66,7 @@ def verb_noun_analysis(config: Config, root: str | Path = ".", nlp: Any = None) 
 
 
 def sunburst_title(profile: str, name: str, entry: Mapping[str, Any], analysis: Mapping[str, Any]) -> str:
-    """ "[profile] set: top 15 verbs × 4 nouns (N instructions; parser)"."""
+    """A sunburst's title: "[profile] set: top 15 verbs × 4 nouns (N instructions; parser)"."""
     return (f"[{profile}] {name}: top {len(entry['top'])} verbs × {analysis['n_nouns']} nouns "
             f"({entry['instructions']} instructions; {vn.parser_label(analysis['parser'])})")  # fmt: skip
 
@@ -132,6 +132,7 @@ def number_of_tasks(config: Config, root: str | Path = ".") -> dict[str, Any]:
 
 
 def number_of_tasks_title(profile: str, tasks: Mapping[str, Any]) -> str:
+    """Figure 2's title: the profile, the SeqEval benchmark judged and its size."""
     return f"[{profile}] SeqEval by number of tasks ({tasks['benchmark']}, {tasks['n_items']} items)"
 
 
