@@ -81,6 +81,21 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
+# Loading options transformers keeps in a tokenizer's `init_kwargs` and writes back into tokenizer_config.json:
+# `local_files_only` follows HF_HUB_OFFLINE, so the same model saved from two shells would differ byte for byte.
+_LOAD_OPTIONS = ("local_files_only",)
+
+
+def save_pretrained(obj: Any, out_dir: str | Path) -> None:
+    """`obj.save_pretrained(out_dir)` for a tokenizer or processor, without the loading options of its tokenizers
+    (`_LOAD_OPTIONS`), so the saved files depend only on the model, not on the environment it was loaded in."""
+    for tokenizer in (obj, getattr(obj, "tokenizer", None), getattr(obj, "qformer_tokenizer", None)):
+        options = getattr(tokenizer, "init_kwargs", None)
+        for key in _LOAD_OPTIONS if isinstance(options, dict) else ():
+            options.pop(key, None)
+    obj.save_pretrained(out_dir)
+
+
 def write_text(path: str | Path, text: str) -> Path:
     """Atomically write `text` to `path`."""
     with atomic_open(path) as handle:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from seqit_utils import io
 from seqit_utils.prompts import format_prompt
 
 TRAINABLE_PREFIXES = ("qformer.", "query_tokens")
@@ -93,7 +94,7 @@ def build_tiny(
     model = InstructBlipForConditionalGeneration(config)
     model.language_model.load_state_dict(language_model.state_dict())
     model.save_pretrained(out_dir)
-    processor.save_pretrained(out_dir)
+    io.save_pretrained(processor, out_dir)
     return out_dir
 
 
@@ -235,7 +236,7 @@ def train(
     result, finished, last = text_train.fit(trainer, output_dir, plan)
     final_dir = Path(final_dir) if final_dir else output_dir / "final"
     trainer.model.save_pretrained(final_dir)
-    processor.save_pretrained(final_dir)
+    io.save_pretrained(processor, final_dir)
     if finished is not None:
         return finished
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from seqit_utils.config import TrainSetup
-from seqit_utils.io import write_json
+from seqit_utils.io import save_pretrained, write_json
 from seqit_utils.prompts import format_prompt
 
 RUN_SUMMARY = "run_summary.json"  # in a run's checkpoint folder: its summary once it has finished (see `fit`)
@@ -257,7 +257,7 @@ def train(
     final = trainer.model.merge_and_unload() if setup.method != "full" else trainer.model  # plain loading later
     final_dir = Path(final_dir) if final_dir else output_dir / "final"
     final.save_pretrained(final_dir)
-    tokenizer.save_pretrained(final_dir)
+    save_pretrained(tokenizer, final_dir)
     if finished is not None:
         return finished
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]

@@ -71,3 +71,34 @@ def test_atomic_files_get_normal_permissions(tmp_path):
     with io.atomic_dir(tmp_path / "d") as folder:
         pass
     assert folder.name.endswith(".tmp") and (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+_SAVE = """
+import sys
+from transformers import AutoTokenizer
+from seqit_utils import io
+from seqit_utils.metrics import local_minilm_path
+tokenizer = AutoTokenizer.from_pretrained(local_minilm_path())
+print(tokenizer.init_kwargs.get("local_files_only"))
+tokenizer.save_pretrained(sys.argv[1] + "/plain")
+io.save_pretrained(tokenizer, sys.argv[1] + "/ours")
+"""
+
+
+def test_save_pretrained_gives_the_same_files_online_and_offline(tmp_path):
+    # transformers records `local_files_only` (HF_HUB_OFFLINE, read when huggingface_hub is imported: hence one
+    # process per setting) in a loaded tokenizer and writes it back into tokenizer_config.json on save
+    import os
+    import subprocess
+    import sys
+
+    saved = {}
+    for offline in ("1", "0"):
+        env = {**os.environ, "HF_HUB_OFFLINE": offline}
+        run = subprocess.run([sys.executable, "-c", _SAVE, str(tmp_path / offline)], env=env, capture_output=True,
+                             text=True, check=True)  # fmt: skip
+        assert run.stdout.split()[-1] == str(offline == "1")
+        saved[offline] = {kind: (tmp_path / offline / kind / "tokenizer_config.json").read_bytes()
+                          for kind in ("plain", "ours")}  # fmt: skip
+    assert saved["1"]["plain"] != saved["0"]["plain"]  # what transformers alone writes differs
+    assert saved["1"]["ours"] == saved["0"]["ours"] and b"local_files_only" not in saved["1"]["ours"]
