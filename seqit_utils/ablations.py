@@ -23,13 +23,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from seqit_utils import experiment, io, seq_instruct_stats, sit, tasks
+from seqit_utils import experiment, io, seq_instruct, seq_instruct_stats, sit, tasks
 from seqit_utils.config import Config
 
 Record = dict[str, Any]
 Counter = Callable[[list[str]], list[int]]
 StepInstruction = Callable[[Record, int], "str | None"]
-Complete = Callable[[list[list[dict[str, str]]]], list[Any]]  # a batch of messages -> replies (str or llm.Result)
 
 
 def _example_text(record: Mapping[str, Any]) -> str:
@@ -217,20 +216,16 @@ def parse_split(reply: str | None) -> tuple[list[dict[str, str]] | None, str]:
     return steps, "ok"
 
 
-def llm_steps(records: Sequence[Record], complete: Complete) -> tuple[list[Record], dict[str, Any]]:
+def llm_steps(records: Sequence[Record], complete: seq_instruct.Complete) -> tuple[list[Record], dict[str, Any]]:
     """Records with `steps`: a record's own (recorded) steps where it has two or more, else the steps an LLM split it
     into (`build_split_messages` → `complete` → `parse_split`; each step records its `instruction`). A reply that
     does not parse leaves the record out, counted by reason; one batch call of `complete`."""
     todo = [r for r in records if len(r.get("steps") or []) < 2]
-    replies = (
-        [getattr(reply, "text", reply) for reply in complete([build_split_messages(r) for r in todo])] if todo else []
-    )
-    if len(replies) != len(todo):
-        raise ValueError(f"complete() returned {len(replies)} replies for {len(todo)} split requests")
-    split = {id(r): parse_split(reply) for r, reply in zip(todo, replies, strict=True)}
+    replies = seq_instruct.ask(complete, [build_split_messages(r) for r in todo], "split")
+    parsed = iter([parse_split(reply) for reply in replies])
     out, reasons = [], defaultdict(int)
     for record in records:
-        steps, reason = split.get(id(record), (None, "recorded"))
+        steps, reason = (None, "recorded") if len(record.get("steps") or []) >= 2 else next(parsed)
         reasons[reason] += 1
         if reason == "recorded":
             out.append(record)
@@ -296,7 +291,9 @@ def seq_instruct_sequential(config: Config, root: str | Path = ".") -> list[Reco
     return [r for r in records if r["instruction"] != originals.get(str(r.get("source_id", r.get("id"))))]
 
 
-def build_seq_instruct_split(config: Config, complete: Complete, root: str | Path = ".") -> tuple[list, dict]:
+def build_seq_instruct_split(
+    config: Config, complete: seq_instruct.Complete, root: str | Path = "."
+) -> tuple[list, dict]:
     """SIT-split of the profile's Seq-Instruct output: `llm_steps` (the LLM of `ablations.seq_instruct_split`) then
     `sit_split` (each step's recorded instruction)."""
     records = seq_instruct_sequential(config, root)

@@ -329,7 +329,9 @@ def _per_iteration(allowed_options: Sequence[str] | Sequence[Sequence[str]], ite
     return [check_options(o, key=f"allowed_options[{k}]") for k, o in enumerate(allowed_options)]
 
 
-def _ask(complete: Complete, requests: list[Messages], step: str) -> list[str]:
+def ask(complete: Complete, requests: list[Messages], step: str) -> list[str]:
+    """One batch call of `complete`: the reply texts in request order ("" for a failed request); a reply count
+    that does not match the requests is an error naming `step`."""
     if not requests:
         return []
     replies = list(complete(requests))
@@ -369,7 +371,7 @@ def seq_instruct_step(
             build_option_messages(r["instruction"], r["input"], allowed=allowed, rng=g["option"])
             for r, g in zip(current, rngs, strict=True)
         ]
-        raw_options = _ask(complete, requests, "option")
+        raw_options = ask(complete, requests, "option")
         picks = [parse_option(c, allowed) for c in raw_options]
     todo = [i for i, (option, _) in enumerate(picks) if option != "D"]
     requests = [
@@ -378,11 +380,11 @@ def seq_instruct_step(
         )
         for i in todo
     ]
-    raw_rewrites = dict(zip(todo, _ask(complete, requests, "rewrite"), strict=True))
+    raw_rewrites = dict(zip(todo, ask(complete, requests, "rewrite"), strict=True))
     rewrites = {i: parse_new_instruction(c, current[i]["instruction"]) for i, c in raw_rewrites.items()}
     todo = [i for i, (new, _) in rewrites.items() if new is not None]
     requests = [build_response_messages(rewrites[i][0], current[i]["input"]) for i in todo]
-    raw_responses = dict(zip(todo, _ask(complete, requests, "response"), strict=True))
+    raw_responses = dict(zip(todo, ask(complete, requests, "response"), strict=True))
     step = []
     for i, parent in enumerate(current):
         new, new_reason = rewrites.get(i, (None, None))
