@@ -215,9 +215,9 @@ def write_analysis(
 
 
 def draw_all(config: Config, root: str | Path = ".") -> dict[str, Any]:
-    """Every figure of the profile from `outputs/<profile>/analysis/` into `figures/`: the profile's old figures go
-    first (a figure whose set left params does not linger), then the sunbursts, Figure 2 and the index
-    `<profile>_figures.json`. Returns the index."""
+    """Every figure of the profile from `outputs/<profile>/analysis/` into `figures/`: the sunbursts, Figure 2 and
+    the index `<profile>_figures.json`; then the profile's files this run did not write go (a figure whose set left
+    params does not linger; a failed run leaves the old ones). Returns the index."""
     folder = analysis_dir(config, root)
     missing = [name for name in ANALYSIS_FILES if not (folder / name).is_file()]
     if missing:
@@ -226,8 +226,6 @@ def draw_all(config: Config, root: str | Path = ".") -> dict[str, Any]:
         )
     verb_noun, tasks = (json.loads((folder / name).read_text(encoding="utf-8")) for name in ANALYSIS_FILES)
     out = figure_dir(config, root)
-    for old in out.glob(f"{config.profile}_*") if out.is_dir() else []:
-        old.unlink()
     index: dict[str, Any] = {"profile": config.profile, "parser": verb_noun["parser"]}
     for name, entry in verb_noun["sets"].items():
         title = sunburst_title(config.profile, name, entry, verb_noun)
@@ -236,8 +234,15 @@ def draw_all(config: Config, root: str | Path = ".") -> dict[str, Any]:
     fig = number_of_tasks_figure(as_curve(tasks["curve"]), number_of_tasks_title(config.profile, tasks))
     files = vn.save_figures(fig, out / f"{config.profile}_number_of_tasks")
     index["number_of_tasks"] = {**tasks, "files": [p.name for p in files]}
-    io.write_json(out / f"{config.profile}_figures.json", index)
+    written = {io.write_json(out / f"{config.profile}_figures.json", index).name, *figure_files(index)}
+    for stale in set(out.glob(f"{config.profile}_*")) - {out / name for name in written}:
+        stale.unlink()
     return index
+
+
+def figure_files(index: Mapping[str, Any]) -> list[str]:
+    """The figure file names an index (`draw_all`) lists."""
+    return [name for entry in index.values() if isinstance(entry, dict) for name in entry.get("files", [])]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,8 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = find_project_root()
     index = draw_all(load_config(args.profile, root), root)
-    files = [name for entry in index.values() if isinstance(entry, dict) for name in entry.get("files", [])]
-    print(f"wrote {len(files)} figure files and {args.profile}_figures.json into {FIGURES}/")
+    print(f"wrote {len(figure_files(index))} figure files and {args.profile}_figures.json into {FIGURES}/")
     return 0
 
 
