@@ -19,8 +19,10 @@ from pathlib import Path
 
 import torch
 
-from seqit_utils import io, prompts, tasks, tiny
-from seqit_utils.generate import HFGenerator
+from seqit_utils import io, prompts
+from seqit_utils.data import tasks
+from seqit_utils.evaluate.generate import HFGenerator
+from seqit_utils.train import tiny
 
 SIZE = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
 

@@ -1,4 +1,5 @@
-"""Benchmark: `seqit_utils.llm.LLMClient` at concurrency 1/4/16/64 vs a one-request-at-a-time loop, then a re-run.
+"""Benchmark: `seqit_utils.llm.client.LLMClient` at concurrency 1/4/16/64 vs a one-request-at-a-time loop, then a
+re-run.
 
     python bench/llm_client.py [--n 512] [--latency 0.05] [--concurrency 1 4 16 64]
 
@@ -24,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from seqit_utils import io
-from seqit_utils.llm import LLMClient, user_messages
+from seqit_utils.llm.client import LLMClient, user_messages
 
 
 class FixedLatency(BaseHTTPRequestHandler):

@@ -23,9 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seqit_utils import io, prompts, tasks, tiny
+from seqit_utils import io, prompts
 from seqit_utils.config import find_project_root, load_config
-from seqit_utils.train import sft_config, tokenize_records
+from seqit_utils.data import tasks
+from seqit_utils.train import tiny
+from seqit_utils.train.trainer import sft_config, tokenize_records
 
 BATCHING = {
     "padded": {"packing": False, "padding_free": False},

@@ -15,8 +15,9 @@ import os
 import platform
 import time
 
-from seqit_utils import io, loaders, tasks
-from seqit_utils import verb_noun as vn
+from seqit_utils import io
+from seqit_utils.analysis import verb_noun as vn
+from seqit_utils.data import loaders, tasks
 
 
 def instructions(data_dir: str | None) -> tuple[str, list[str]]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from seqit_utils.io import write_text
 
 PROFILES = ("smoke", "sample", "paper")
-# Tasks of the built-in suite are checked by `seqit_utils.tasks` itself when the suite is generated.
+# Tasks of the built-in suite are checked by `seqit_utils.data.tasks` itself when the suite is generated.
 
 
 class _Strict(BaseModel):
@@ -30,7 +30,7 @@ class _Strict(BaseModel):
 
 
 class TaskSuiteConfig(_Strict):
-    """Arguments of `seqit_utils.tasks.generate_suite` (DESIGN: the miniature experiment)."""
+    """Arguments of `seqit_utils.data.tasks.generate_suite` (DESIGN: the miniature experiment)."""
 
     n_train_per_task: int = Field(gt=0)
     n_train_sit: int | None = Field(default=None, gt=0)
@@ -50,7 +50,7 @@ class DatasetSpec(_Strict):
 
     @model_validator(mode="after")
     def _known_loader(self) -> DatasetSpec:
-        from seqit_utils.loaders import LOADERS
+        from seqit_utils.data.loaders import LOADERS
 
         if self.loader not in LOADERS:
             raise ValueError(f"unknown loader {self.loader!r}; allowed values: {', '.join(sorted(LOADERS))}")
@@ -121,6 +121,9 @@ class TrainSetup(_Strict):
     optim: Literal["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit"] = "adamw_torch"
     max_length: int = Field(gt=0)
     bf16: bool = False
+    fp16: bool = False  # GPUs without bf16 (T4): fp16 compute (autocast), weights and optimizer state stay fp32
+    # Several GPUs through `accelerate launch` (seqit_utils.train): DDP for LoRA, FSDP / DeepSpeed ZeRO-3 for full.
+    distributed: Literal["none", "ddp", "fsdp", "deepspeed_zero3"] = "none"
     load_best_model_at_end: bool = False  # v1: keep the checkpoint with the best dev cross-entropy
     completion_only_loss: bool = True  # loss on the response only (§2.1: −log p(ŷ | s))
     packing: bool = False  # trl bfd packing (padding-free; on CPU/sdpa the per-example mask comes from position_ids)
@@ -146,7 +149,7 @@ class TrainConfig(_Strict):
 
 
 class GenerationParams(_Strict):
-    """Greedy decoding for evaluation (batched, left padding; see `seqit_utils.generate`)."""
+    """Greedy decoding for evaluation (batched, left padding; see `seqit_utils.evaluate.generate`)."""
 
     batch_size: int = Field(gt=0)
     max_new_tokens: int = Field(gt=0)  # a hard cap: IT models often never emit EOS on unfamiliar prompts
@@ -162,7 +165,8 @@ class ExperimentConfig(_Strict):
 
 
 class EndpointSpec(_Strict):
-    """An OpenAI-compatible chat endpoint for `seqit_utils.llm.LLMClient`: either `base_url` + `model` (OpenAI, vLLM,
+    """An OpenAI-compatible chat endpoint for `seqit_utils.llm.client.LLMClient`: either `base_url` + `model`
+    (OpenAI, vLLM,
     any server; the key comes from the environment variable `api_key_env`), or `serve`: a model this profile trained
     (`outputs/<profile>/models/<serve>`), run by `transformers serve` on loopback while the stage runs."""
 
@@ -170,14 +174,14 @@ class EndpointSpec(_Strict):
     model: str | None = None
     serve: str | None = None  # "<variant>-<seed>", e.g. "sit-0"
     api_key_env: str = "OPENAI_API_KEY"  # the variable's name; the key itself never goes into params
-    sampling: dict[str, float | int | list[str] | None] = {}  # `seqit_utils.llm.Sampling` fields
+    sampling: dict[str, float | int | list[str] | None] = {}  # `seqit_utils.llm.client.Sampling` fields
     concurrency: int = Field(default=16, gt=0)
     timeout: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=5, ge=0)
 
     @model_validator(mode="after")
     def _one_kind(self) -> EndpointSpec:
-        from seqit_utils.llm import Sampling
+        from seqit_utils.llm.client import Sampling
 
         if (self.serve is None) == (self.base_url is None):
             raise ValueError("give either `serve` (a model of this profile) or `base_url` + `model`, not both")
@@ -255,7 +259,7 @@ class XQuADEval(_Strict):
     """§4.1.1, Tables 2/9: IT prompt (answer directly) and SIT prompt (translate first) per language."""
 
     langs: list[Literal["en", "de", "es", "ru", "zh", "ar", "el", "hi", "th", "tr", "vi"]] = Field(min_length=1)
-    wording: Literal["authors", "paper"] = "authors"  # see seqit_utils.eval_sets.xquad_sets
+    wording: Literal["authors", "paper"] = "authors"  # see seqit_utils.evaluate.eval_sets.xquad_sets
     accept_english: bool = False  # also count the parallel English answers as gold
     max_new_tokens: int = Field(default=128, gt=0)
 
@@ -276,7 +280,8 @@ class CSQAEval(_Strict):
 
 
 class HarnessEval(_Strict):
-    """Table 5's MMLU, ARC-Challenge, GSM8K, HumanEval through lm-evaluation-harness (`seqit_utils.harness`)."""
+    """Table 5's MMLU, ARC-Challenge, GSM8K, HumanEval through lm-evaluation-harness
+    (`seqit_utils.evaluate.harness`)."""
 
     tasks: list[Literal["mmlu", "arc_challenge", "gsm8k", "humaneval"]] = Field(min_length=1)
     limit: int | None = Field(default=None, gt=0)  # documents per task (None: all)
@@ -300,7 +305,7 @@ class AnalysisConfig(_Strict):
     judged metrics, the App. E case study."""
 
     # name -> where its `instruction` fields are: a file under outputs/<profile>/ ("seq_instruct/iteration_2.jsonl")
-    # or "loader:<name>" (a `seqit_utils.loaders` dataset read from $SEQIT_DATA_DIR, e.g. "loader:seqeval")
+    # or "loader:<name>" (a `seqit_utils.data.loaders` dataset read from $SEQIT_DATA_DIR, e.g. "loader:seqeval")
     instruction_sets: dict[str, str] = Field(min_length=1)
     n_verbs: int = Field(default=15, gt=0)
     n_nouns: int = Field(default=4, gt=0)
@@ -674,13 +679,26 @@ def check_seed(config: Config, seed: int) -> int:
     return seed
 
 
+def add_command(subparsers: Any) -> None:
+    """`seqit profile PROFILE`: what `python -m seqit_utils.config PROFILE` does."""
+    help_text = "validate params/PROFILE.yaml and make it the profile `dvc repro` runs"
+    parser = subparsers.add_parser("profile", help=help_text, description=help_text)
+    parser.add_argument("profile", choices=PROFILES)
+    parser.set_defaults(func=lambda args: _switch(args.profile))
+
+
+def _switch(profile: str) -> int:
+    use_profile(profile)
+    print(f"params.yaml: profile = {profile}; now run `dvc repro` (outputs go to outputs/{profile}/)")
+    return 0
+
+
 if __name__ == "__main__":
     import sys
 
     if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
         sys.exit("usage: python -m seqit_utils.config PROFILE   (makes `dvc repro` run params/PROFILE.yaml)")
     try:
-        use_profile(sys.argv[1])
+        _switch(sys.argv[1])
     except ValueError as err:
         sys.exit(f"error: {err}")
-    print(f"params.yaml: profile = {sys.argv[1]}; now run `dvc repro` (outputs go to outputs/{sys.argv[1]}/)")

@@ -1,6 +1,6 @@
 """Atomic file writes, JSONL for our own outputs, and provenance for metrics files.
 
-Published dataset formats are read in `seqit_utils.data`; this module only handles files that seqit writes.
+Published dataset formats are read in `seqit_utils.data.sources`; this module only handles files that seqit writes.
 """
 
 from __future__ import annotations

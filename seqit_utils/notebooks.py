@@ -135,13 +135,26 @@ def _parse_value(text: str) -> Any:
     return {"True": True, "False": False, "None": None}.get(text, text)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seqit_utils.notebooks", description=__doc__.splitlines()[0])
+def _arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("notebook")
     parser.add_argument("output")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--prepare-only", action="store_true", help="inject parameters without executing")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def add_command(subparsers: Any) -> None:
+    """`seqit notebook NOTEBOOK OUTPUT -p NAME VALUE …`."""
+    help_text = "run one notebook with papermill under this environment's kernel"
+    _arguments(subparsers.add_parser("notebook", help=help_text, description=help_text)).set_defaults(func=_run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m seqit_utils.notebooks", description=__doc__.splitlines()[0])
+    return _run(_arguments(parser).parse_args(argv))
+
+
+def _run(args: argparse.Namespace) -> int:
     params = {name: _parse_value(value) for name, value in args.parameter}
     out = run_notebook(args.notebook, args.output, params, prepare_only=args.prepare_only)
     print(f"executed {args.notebook} with {params} -> {out}")

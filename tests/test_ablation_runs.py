@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from seqit_utils import ablation_runs, ablations, experiment, io, tasks
+from seqit_utils import io
 from seqit_utils.config import load_config
+from seqit_utils.data import tasks
+from seqit_utils.sit import ablations
+from seqit_utils.train import ablation_runs, experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64)

@@ -7,7 +7,9 @@ import re
 
 import pytest
 
-from seqit_utils import ablations, loaders, seq_instruct_stats, sit, tasks
+from seqit_utils.data import loaders, tasks
+from seqit_utils.sit import ablations, seq_instruct_stats
+from seqit_utils.sit import manual as sit
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,7 @@ class ScriptedSplitter:
 
 @pytest.fixture(scope="module")
 def seq_instruct_records(shared_data):
-    from seqit_utils import seq_instruct
+    from seqit_utils.sit import seq_instruct
 
     out = []
     for r in loaders.load_selfseq_samples(name=RECORDED, data_dir=shared_data):

@@ -1,4 +1,4 @@
-"""`seqit_utils.alpaca_eval_run` on real AlpacaEval instructions and recorded outputs from ../shared/data.
+"""`seqit_utils.evaluate.alpaca_eval_run` on real AlpacaEval instructions and recorded outputs from ../shared/data.
 
 The online path runs the real `alpaca_eval` package (its prompts, order randomisation, parsers, metrics, cache) and
 the real `openai` client against a stdlib HTTP server on 127.0.0.1 speaking the OpenAI chat-completions JSON. That
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from seqit_utils import alpaca_eval_run as run
-from seqit_utils.loaders import load_alpaca_eval
+from seqit_utils.data.loaders import load_alpaca_eval
+from seqit_utils.evaluate import alpaca_eval_run as run
 
 MARKER = "SEQIT-MARKER-7F3A"
 SECRET = "sk-seqit-alpaca-eval-test-5b9e21c4d07a"

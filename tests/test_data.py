@@ -1,4 +1,4 @@
-"""Resolution order, error messages and the published-format readers of `seqit_utils.data`, on real files."""
+"""Resolution order, error messages and the published-format readers of `seqit_utils.data.sources`, on real files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from seqit_utils.data import (
+from seqit_utils.data.loaders import load_gsm8k, load_mgsm, load_seqit_eval_test
+from seqit_utils.data.sources import (
     DataNotFoundError,
     HubSource,
     MalformedRecordError,
@@ -20,7 +21,6 @@ from seqit_utils.data import (
     read_rows,
     resolve_file,
 )
-from seqit_utils.loaders import load_gsm8k, load_mgsm, load_seqit_eval_test
 
 GSM8K_HUB = HubSource("openai/gsm8k", "main", "test", lambda rows: rows)
 

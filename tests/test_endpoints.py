@@ -1,4 +1,4 @@
-"""`seqit_utils.endpoints`: a served copy of a trained model renders chats in its training template; the profile's
+"""`seqit_utils.llm.endpoints`: a served copy of a trained model renders chats in its training template; the profile's
 endpoints become clients with the profile's cache. (A real server on such a copy runs in test_pipeline's stages.)"""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from seqit_utils import tiny
 from seqit_utils.config import load_config
-from seqit_utils.endpoints import open_client, served_copy
+from seqit_utils.llm.endpoints import open_client, served_copy
 from seqit_utils.prompts import format_prompt
+from seqit_utils.train import tiny
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
-"""Tests for seqit_utils.eval_sets on the real XQuAD, MGSM and CommonsenseQA files and the authors' processed eval
+"""Tests for seqit_utils.evaluate.eval_sets on the real XQuAD, MGSM and CommonsenseQA files and the authors'
+processed eval
 files in ../shared/data (MANIFEST.md: 839 XQuAD questions per language, ar/hi/th held out; 916 CSQA dev records).
 
-Outputs built from each record's gold `steps` must score 1.0 with `seqit_utils.scoring`; shifted (wrong) golds must
+Outputs built from each record's gold `steps` must score 1.0 with `seqit_utils.evaluate.scoring`; shifted (wrong)
+golds must
 not. Expected prompt strings are typed out here by hand from the files, not copied from the module's constants.
 """
 
@@ -11,9 +13,10 @@ import json
 
 import pytest
 
-from seqit_utils import eval_sets, loaders, metrics
-from seqit_utils.data import MalformedRecordError
-from seqit_utils.scoring import extract_number, score_csqa, score_gsm, score_xquad
+from seqit_utils.data import loaders
+from seqit_utils.data.sources import MalformedRecordError
+from seqit_utils.evaluate import eval_sets, metrics
+from seqit_utils.evaluate.scoring import extract_number, score_csqa, score_gsm, score_xquad
 
 XQUAD_SHARED = ("en", "de", "es", "ru", "zh", "el", "tr", "vi")  # ar, hi, th are held out of shared/data
 DE_QUESTION = "Question: Wer gab den ursprünglichen Wikingersiedlern bei ihrer Ankunft eine gemeinsame Identität?"

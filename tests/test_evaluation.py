@@ -1,4 +1,5 @@
-"""The benchmark evaluation of notebooks 06/08 (`seqit_utils.evaluation`, `seqit_utils.table5`) on the real files in
+"""The benchmark evaluation of notebooks 06/08 (`seqit_utils.evaluate.evaluation`, `seqit_utils.tables.table5`) on
+the real files in
 ../shared/data: prompt sets and skip reasons, gold -> 100% / wrong -> 0% through the same scoring path the stage
 uses, group means, cached (resumable) generation with a real tiny model, the harness wiring, and the tables."""
 
@@ -11,9 +12,11 @@ import os
 import pytest
 import yaml
 
-from seqit_utils import evaluation, paper_tables, table5, tiny
 from seqit_utils.config import find_project_root, validate
-from seqit_utils.eval_sets import MGSM_FINAL
+from seqit_utils.evaluate import evaluation
+from seqit_utils.evaluate.eval_sets import MGSM_FINAL
+from seqit_utils.tables import paper_tables, table5
+from seqit_utils.train import tiny
 
 ROOT = find_project_root()
 
@@ -157,7 +160,7 @@ def test_generation_is_cached_per_setting_and_restarts_when_the_model_changes(
     def no_load(*args, **kwargs):
         raise AssertionError("the model was loaded although every output is cached")
 
-    monkeypatch.setattr("seqit_utils.generate.HFGenerator", no_load)
+    monkeypatch.setattr("seqit_utils.evaluate.generate.HFGenerator", no_load)
     assert evaluation.generate(config, models, wanted, tmp_path) == first  # a re-run: nothing generated
 
     files[0].unlink()  # a run that died before this setting: only it is generated again
@@ -168,7 +171,7 @@ def test_generation_is_cached_per_setting_and_restarts_when_the_model_changes(
 
     config_file = tiny_model / "config.json"
     os.utime(config_file, ns=(config_file.stat().st_atime_ns, config_file.stat().st_mtime_ns + 10**9))
-    monkeypatch.setattr("seqit_utils.generate.HFGenerator", no_load)
+    monkeypatch.setattr("seqit_utils.evaluate.generate.HFGenerator", no_load)
     with pytest.raises(AssertionError, match="was loaded"):  # a retrained model never reuses old outputs
         evaluation.generate(config, models, wanted, tmp_path)
 

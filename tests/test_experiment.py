@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from seqit_utils import experiment, io, tasks
+from seqit_utils import io
 from seqit_utils.config import validate
-from seqit_utils.prepare import prepare_data
+from seqit_utils.data import tasks
+from seqit_utils.data.prepare import prepare_data
+from seqit_utils.train import experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,5 @@
-"""Analysis and figures (`seqit_utils.figures`): Figure 2's values from notebook 04's metrics layout (and other models'
+"""Analysis and figures (`seqit_utils.analysis.figures`): Figure 2's values from notebook 04's metrics layout (and
+other models'
 metrics files), the verb-noun analysis of the real Alpaca / SeqEval sets (../shared/data), every figure drawn from the
 analysis files alone, named by profile and byte-identical on a re-run, and the case study."""
 
@@ -10,9 +11,10 @@ import json
 import pytest
 import yaml
 
-from seqit_utils import figures, paper_tables
-from seqit_utils import verb_noun as vn
+from seqit_utils.analysis import figures
+from seqit_utils.analysis import verb_noun as vn
 from seqit_utils.config import find_project_root, validate
+from seqit_utils.tables import paper_tables
 
 ROOT = find_project_root()
 

@@ -16,14 +16,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from seqit_utils import prompts, tasks, tiny
-from seqit_utils.generate import (
+from seqit_utils import prompts
+from seqit_utils.data import tasks
+from seqit_utils.evaluate.generate import (
     Generator,
     HFGenerator,
     OpenAIGenerator,
     make_generator,
     truncate_at_stop,
 )
+from seqit_utils.train import tiny
 
 SIZE = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
 CAP = 24  # new tokens: enough for every answer of the suite's short lists

@@ -1,4 +1,4 @@
-"""`seqit_utils.harness`: Table 5's benchmarks through lm-evaluation-harness, offline, on the published files.
+"""`seqit_utils.evaluate.harness`: Table 5's benchmarks through lm-evaluation-harness, offline, on the published files.
 
 The scoring checks send gold (and known-wrong) answers through the harness's own filters, metrics and aggregation
 (`replay_model`, no model involved); the end-to-end test runs the harness's "hf" model on a tiny local model, whose
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from seqit_utils import harness, tiny
+from seqit_utils.evaluate import harness
+from seqit_utils.train import tiny
 
 pytest.importorskip("lm_eval", reason="lm-evaluation-harness is the `eval` extra")
 

@@ -77,7 +77,7 @@ _SAVE = """
 import sys
 from transformers import AutoTokenizer
 from seqit_utils import io
-from seqit_utils.metrics import local_minilm_path
+from seqit_utils.evaluate.metrics import local_minilm_path
 tokenizer = AutoTokenizer.from_pretrained(local_minilm_path())
 print(tokenizer.init_kwargs.get("local_files_only"))
 tokenizer.save_pretrained(sys.argv[1] + "/plain")

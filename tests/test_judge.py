@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from seqit_utils.judge import (
+from seqit_utils.data.loaders import load_alpaca_eval, load_seqeval
+from seqit_utils.evaluate.judge import (
     EMPTY,
     MALFORMED,
     NO_VERDICT,
@@ -22,7 +23,6 @@ from seqit_utils.judge import (
     summarize_by,
     win_rate,
 )
-from seqit_utils.loaders import load_alpaca_eval, load_seqeval
 
 
 @pytest.mark.parametrize(

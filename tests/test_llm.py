@@ -1,4 +1,4 @@
-"""`seqit_utils.llm` against a real HTTP server on 127.0.0.1 (the real `openai` client sends real requests).
+"""`seqit_utils.llm.client` against a real HTTP server on 127.0.0.1 (the real `openai` client sends real requests).
 
 A real model server cannot be made to produce rate limits, 5xx bursts, resets or broken JSON on demand, so these
 tests use a stdlib server speaking the OpenAI chat-completions JSON (the fake sits at the HTTP boundary). It answers
@@ -26,8 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from seqit_utils.llm import LLMClient, LLMError, Result, Sampling, user_messages
-from seqit_utils.llm_cache import ResponseCache, request_key
+from seqit_utils.llm.cache import ResponseCache, request_key
+from seqit_utils.llm.client import LLMClient, LLMError, Result, Sampling, user_messages
 
 SECRET = "sk-seqit-test-7c1f0e93ab42d5e6"
 KEY_ENV = "SEQIT_TEST_LLM_KEY"
@@ -243,7 +243,7 @@ def test_final_failures_are_reported_per_item_and_never_cached(server, tmp_path,
     cache = tmp_path / "llm.sqlite"
     client = LLMClient(server.url, "tiny", timeout=2.0, max_retries=2, cache=cache, **FAST)
     prompts = ["ok 1", "dead !500*", "refused !400*", "broken !bad*", "hung !slow*", "reset !reset*", "ok 2"]
-    with caplog.at_level(logging.WARNING, logger="seqit_utils.llm"):
+    with caplog.at_level(logging.WARNING, logger="seqit_utils.llm.client"):
         results = client.complete(chats(prompts))
     assert len(results) == len(prompts) and all(isinstance(r, Result) for r in results)
     assert [r.ok for r in results] == [True, False, False, False, False, False, True]
@@ -316,7 +316,7 @@ def test_complete_works_inside_a_running_event_loop(server):
 RUNNER = """
 import sys
 from seqit_utils.io import write_json
-from seqit_utils.llm import LLMClient, user_messages
+from seqit_utils.llm.client import LLMClient, user_messages
 
 url, cache, out, first, last, key_env = sys.argv[1:]
 client = LLMClient(url, "tiny", api_key_env=key_env, concurrency=8, backoff=0.01, cache=cache, progress=False)

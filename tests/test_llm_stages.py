@@ -1,4 +1,4 @@
-"""`seqit_utils.llm_stages`: SeqEval judging aggregates verdicts per model, seed and round, and the pairwise win rate
+"""`seqit_utils.llm.stages`: SeqEval judging aggregates verdicts per model, seed and round, and the pairwise win rate
 over both orders. The judge here is a scripted function at the `complete` boundary (a real `transformers serve`
 judge runs in test_pipeline, where its verdicts are unparseable by design and so cannot check the arithmetic)."""
 
@@ -8,9 +8,11 @@ import re
 
 import pytest
 
-from seqit_utils import llm_stages, seq_instruct_stats, seqeval
 from seqit_utils.config import load_config
-from seqit_utils.llm import Result
+from seqit_utils.evaluate import seqeval
+from seqit_utils.llm import stages as llm_stages
+from seqit_utils.llm.client import Result
+from seqit_utils.sit import seq_instruct_stats
 
 
 class ScriptedJudge:

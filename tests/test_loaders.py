@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from seqit_utils import hub_adapters
-from seqit_utils.data import DataNotFoundError
-from seqit_utils.loaders import LOADERS, MGSM_LANGS, XQUAD_INSTRUCTION, list_selfseq_samples, load
+from seqit_utils.data.loaders import LOADERS, MGSM_LANGS, XQUAD_INSTRUCTION, list_selfseq_samples, load
+from seqit_utils.data.sources import DataNotFoundError
+from seqit_utils.train import hub_adapters
 
 # Published file path (relative to the data folder) -> (loader, options). A file the MANIFEST lists that matches
 # none of these fails the count test, so a new file family cannot slip through unloaded.

@@ -1,4 +1,5 @@
-"""Tests for seqit_utils.metrics: hand-computed ROUGE-L / SQuAD cases, segmentation, following rate, BERTScore."""
+"""Tests for seqit_utils.evaluate.metrics: hand-computed ROUGE-L / SQuAD cases, segmentation, following rate,
+BERTScore."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import sys
 
 import pytest
 
-from seqit_utils import metrics
-from seqit_utils.metrics import (
+from seqit_utils.data.tasks import generate_suite
+from seqit_utils.evaluate import metrics
+from seqit_utils.evaluate.metrics import (
     UnicodeTokenizer,
     bertscore,
     exact_match,
@@ -23,7 +25,6 @@ from seqit_utils.metrics import (
     segment,
     squad_f1,
 )
-from seqit_utils.tasks import generate_suite
 
 # ---------------------------------------------------------------- ROUGE-L
 
@@ -302,6 +303,9 @@ def test_bertscore_paper_encoder():
 
 
 def test_import_is_light():
-    code = "import sys, seqit_utils.metrics; print(sorted({'torch', 'bert_score', 'rouge_score'} & set(sys.modules)))"
+    code = (
+        "import sys, seqit_utils.evaluate.metrics; "
+        "print(sorted({'torch', 'bert_score', 'rouge_score'} & set(sys.modules)))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -7,7 +7,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqit_utils import multimodal, multimodal_run, sit, vqa_data, vqa_synthetic
+from seqit_utils.multimodal import model as multimodal
+from seqit_utils.multimodal import run as multimodal_run
+from seqit_utils.multimodal import vqa_data, vqa_synthetic
+from seqit_utils.sit import manual as sit
 
 TINY = dict(
     image_size=32,

@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_import_is_light_and_needs_no_optional_extras():
     code = (
-        "import sys, seqit_utils, seqit_utils.config, seqit_utils.io, seqit_utils.data, seqit_utils.loaders, "
-        "seqit_utils.tasks, seqit_utils.prepare, seqit_utils.notebooks\n"
+        "import sys, seqit_utils, seqit_utils.config, seqit_utils.io, seqit_utils.data.sources, "
+        "seqit_utils.data.loaders, "
+        "seqit_utils.data.tasks, seqit_utils.data.prepare, seqit_utils.notebooks\n"
         "heavy = [m for m in ('torch', 'unsloth', 'spacy', 'bitsandbytes', 'transformers') if m in sys.modules]\n"
         "assert not heavy, heavy"
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from seqit_utils import vqa_data
+from seqit_utils.multimodal import vqa_data
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SEQIT_SHARED_DATA") or ROOT.parent / "shared" / "data")

@@ -9,8 +9,8 @@ import yaml
 
 from seqit_utils import io
 from seqit_utils.config import load_config, validate
-from seqit_utils.data import DataNotFoundError, MalformedRecordError
-from seqit_utils.prepare import prepare_data
+from seqit_utils.data.prepare import prepare_data
+from seqit_utils.data.sources import DataNotFoundError, MalformedRecordError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from seqit_utils import probe, tasks
+from seqit_utils.data import tasks
+from seqit_utils.evaluate import probe
 
 
 @pytest.fixture(scope="module")

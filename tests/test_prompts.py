@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from seqit_utils import prompts, tiny
+from seqit_utils import prompts
+from seqit_utils.train import tiny
 
 
 def test_alpaca_with_and_without_input():

@@ -1,4 +1,4 @@
-"""Tests for seqit_utils.scoring on real XQuAD, MGSM, GSM8K and CommonsenseQA records from ../shared/data.
+"""Tests for seqit_utils.evaluate.scoring on real XQuAD, MGSM, GSM8K and CommonsenseQA records from ../shared/data.
 
 Model outputs are built from the gold answers in the shapes a model produces (IT: the answer alone; SIT: the
 intermediate step, a newline, then the answer); they must score exactly 1, and known-wrong outputs exactly 0.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from seqit_utils import loaders
-from seqit_utils.metrics import normalize_answer
-from seqit_utils.scoring import (
+from seqit_utils.data import loaders
+from seqit_utils.evaluate.metrics import normalize_answer
+from seqit_utils.evaluate.scoring import (
     csqa_choices,
     extract_choice,
     extract_number,

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from seqit_utils.seq_instruct import (
+from seqit_utils.sit.seq_instruct import (
     build_option_messages,
     build_response_messages,
     build_rewrite_messages,
@@ -20,7 +20,7 @@ from seqit_utils.seq_instruct import (
     summarize_run,
     unwrap,
 )
-from seqit_utils.seq_instruct_stats import (
+from seqit_utils.sit.seq_instruct_stats import (
     MINILM_TOKENIZER,
     agreement_by_file,
     normalize_instruction,
@@ -306,7 +306,7 @@ def test_driver_uniform_choice_and_errors():
 
 
 def test_step_with_given_options_and_result_objects():
-    class Result:  # the shape of `seqit_utils.llm.Result`: text None on a failed request
+    class Result:  # the shape of `seqit_utils.llm.client.Result`: text None on a failed request
         def __init__(self, text):
             self.text = text
 
@@ -475,7 +475,7 @@ def test_table4_on_recorded_files(table4):
 
 
 def test_recorded_stage_records_with_our_parsers(shared_data):
-    from seqit_utils.loaders import load_selfseq_samples
+    from seqit_utils.data.loaders import load_selfseq_samples
 
     name = "alpaca-cleaned-c4ai-command-r-plus-generate_instruct"
     records = load_selfseq_samples(name=name, data_dir=shared_data)

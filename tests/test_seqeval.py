@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from seqit_utils.loaders import load_seqeval, load_seqeval_iteration
-from seqit_utils.seqeval import (
+from seqit_utils.data.loaders import load_seqeval, load_seqeval_iteration
+from seqit_utils.evaluate.seqeval import (
     LATER_OPTIONS,
     assign_iterations,
     construct,

@@ -1,5 +1,6 @@
-"""`seqit_utils.serve`: a real `transformers serve` on a tiny model built here (untrained, offline), queried through
-`seqit_utils.llm.LLMClient`; its greedy answers are checked against plain `model.generate` on the same model.
+"""`seqit_utils.llm.serve`: a real `transformers serve` on a tiny model built here (untrained, offline), queried
+through
+`seqit_utils.llm.client.LLMClient`; its greedy answers are checked against plain `model.generate` on the same model.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from seqit_utils import tiny
-from seqit_utils.llm import LLMClient, user_messages
-from seqit_utils.serve import transformers_serve
+from seqit_utils.llm.client import LLMClient, user_messages
+from seqit_utils.llm.serve import transformers_serve
+from seqit_utils.train import tiny
 
 SIZE = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
 # The server applies the model's chat template; the tiny tokenizer is trained here, so it gets a plain one.

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from seqit_utils import sit
-from seqit_utils.loaders import load
+from seqit_utils.data.loaders import load
+from seqit_utils.sit import manual as sit
 
 XQUAD_LANGS = ("de", "es", "zh")
 # A deterministic offline "paraphraser": a few synonyms, then the sentence's words in reverse order.
@@ -161,7 +161,7 @@ def test_empty_paraphrase_skips_and_counts_the_record(alpaca, caplog):
     def blank_first(texts):
         return ["  ", *fake_paraphrase(texts[1:])]
 
-    with caplog.at_level(logging.INFO, logger="seqit_utils.sit"):
+    with caplog.at_level(logging.INFO, logger="seqit_utils.sit.manual"):
         out = sit.paraphrase_sit(alpaca, blank_first)
     assert len(_changed(out, "paraphrase")) == 300
     assert "1 of 301 records skipped (empty paraphrase)" in caplog.text
@@ -302,7 +302,7 @@ def test_dataset_stats_on_a_tiny_set():
 
 def test_dataset_stats_with_a_transformers_tokenizer(alpaca):
     pytest.importorskip("transformers")
-    from seqit_utils.tiny import train_tokenizer
+    from seqit_utils.train.tiny import train_tokenizer
 
     texts = [r[k] for r in alpaca for k in ("instruction", "input", "output")]
     tokenizer = train_tokenizer(texts, vocab_size=500, model_max_length=512)

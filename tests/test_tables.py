@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from seqit_utils import io, paper_tables, tables
-from seqit_utils.tables import PERCENT, SCORE, TableSpec, build_table, to_csv, to_latex, to_markdown
+from seqit_utils import io
+from seqit_utils.tables import layout as tables
+from seqit_utils.tables import paper_tables
+from seqit_utils.tables.layout import PERCENT, SCORE, TableSpec, build_table, to_csv, to_latex, to_markdown
 
 SPEC = TableSpec(
     name="table_x",

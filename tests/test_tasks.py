@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from seqit_utils import tasks
+from seqit_utils.data import tasks
 
 SMALL = {"n_train_per_task": 150, "n_eval_per_split": 60}  # small sizes keep the file fast
 VARIED = {"sit_intermediate_tasks": ["repeat", "sort", "upper"], "heldout_intermediate_tasks": ["reverse", "dedupe"]}

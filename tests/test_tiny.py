@@ -6,7 +6,9 @@ import hashlib
 
 import pytest
 
-from seqit_utils import loaders, prompts, tasks, tiny
+from seqit_utils import prompts
+from seqit_utils.data import loaders, tasks
+from seqit_utils.train import tiny
 
 SIZE = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64)
 

@@ -8,8 +8,11 @@ import hashlib
 import pytest
 import torch
 
-from seqit_utils import prompts, tasks, tiny, train
+from seqit_utils import prompts
 from seqit_utils.config import LoraParams, TrainSetup
+from seqit_utils.data import tasks
+from seqit_utils.train import tiny
+from seqit_utils.train import trainer as train
 
 SIZE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
 

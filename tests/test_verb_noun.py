@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from seqit_utils import loaders
-from seqit_utils import verb_noun as vn
+from seqit_utils.analysis import verb_noun as vn
+from seqit_utils.data import loaders
 
 
 @pytest.fixture(scope="module")

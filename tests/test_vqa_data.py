@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from seqit_utils import sit
-from seqit_utils.data import DataNotFoundError
-from seqit_utils.vqa_data import (
+from seqit_utils.data.sources import DataNotFoundError
+from seqit_utils.multimodal.vqa_data import (
     load_gqa,
     load_image,
     load_vqav2,
@@ -22,7 +21,8 @@ from seqit_utils.vqa_data import (
     read_vqav2,
     resolve,
 )
-from seqit_utils.vqa_synthetic import BACKGROUNDS, COLORS, SHAPES, make_synthetic
+from seqit_utils.multimodal.vqa_synthetic import BACKGROUNDS, COLORS, SHAPES, make_synthetic
+from seqit_utils.sit import manual as sit
 
 Image = pytest.importorskip("PIL.Image", reason="images need Pillow (pip install pillow)")
 N_IMAGES, PER_IMAGE = 24, 3
@@ -163,7 +163,7 @@ def synthetic(tmp_path_factory):
 
 
 def test_vqav2_joins_questions_answers_and_captions(vqa_files, caplog):
-    with caplog.at_level(logging.WARNING, logger="seqit_utils.vqa_data"):
+    with caplog.at_level(logging.WARNING, logger="seqit_utils.multimodal.vqa_data"):
         records = read_vqav2(*vqa_files())
     assert [r["id"] for r in records] == ["42000", "99000", "262148000", "393225001"]  # question_id order
     by_id = {r["id"]: r for r in records}
@@ -189,7 +189,7 @@ def test_vqav2_limit_keeps_the_first_question_ids(vqa_files, caplog):
     assert read_vqav2(*paths, limit=0) == []
     assert len(read_vqav2(*paths, limit=99)) == 4
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="seqit_utils.vqa_data"):
+    with caplog.at_level(logging.WARNING, logger="seqit_utils.multimodal.vqa_data"):
         read_vqav2(*paths, limit=1)  # only 42000, which has a caption: no warning
     assert "no caption" not in caplog.text
     for bad in (-1, True, "2", 1.5):
@@ -461,7 +461,7 @@ def test_make_synthetic_rewrites_its_own_folder_and_refuses_others(tmp_path):
 def test_vqa_accuracy_of_records_read_from_the_published_annotation_files(vqa_files):
     """Reader → `score_vqa` on the annotation records above, scores computed by hand (10 annotators, leave one
     out, min(matches among the other 9 / 3, 1), averaged):"""
-    from seqit_utils.vqa_eval import score_vqa
+    from seqit_utils.multimodal.vqa_eval import score_vqa
 
     records = read_vqav2(*vqa_files())  # 42000, 99000, 262148000, 393225001
     cases = [

@@ -1,4 +1,5 @@
-"""Tests for seqit_utils.vqa_eval: hand-checked VQAv2 accuracy and normalisation (the official GT-Vision-Lab rules),
+"""Tests for seqit_utils.multimodal.vqa_eval: hand-checked VQAv2 accuracy and normalisation (the official
+GT-Vision-Lab rules),
 GQA exact match, answer extraction, the caption-then-answer following rate and `score_vqa`.
 
 No VQAv2/GQA file is in ../shared/data, so the records here are hand-written in the published shapes."""
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from seqit_utils.vqa_eval import (
+from seqit_utils.multimodal.vqa_eval import (
     CONTRACTIONS,
     extract_answer,
     follows,

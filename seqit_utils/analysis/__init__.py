@@ -1,0 +1,1 @@
+"""Analysis: verb-noun structure (§5.4) and every figure."""

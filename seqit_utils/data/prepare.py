@@ -1,0 +1,59 @@
+"""The data stage (`notebooks/00_data.ipynb`): build the profile's task suite and export its real datasets.
+
+Everything is loaded and validated in memory first; files are written (atomically) only when all inputs loaded, so
+a bad record or a missing dataset writes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from seqit_utils import io
+from seqit_utils.config import Config, data_dir
+from seqit_utils.data import loaders, tasks
+
+
+def build_task_suite(config: Config) -> dict[str, list[dict[str, Any]]]:
+    """The built-in task suite's splits for this profile ({} when the profile has none)."""
+    suite = config.data.task_suite
+    if suite is None:
+        return {}
+    return tasks.generate_suite(seed=config.seed, **suite.model_dump())
+
+
+def load_datasets(config: Config) -> dict[str, list[dict[str, Any]]]:
+    """Every dataset listed under `data.datasets`, resolved path → $SEQIT_DATA_DIR → hub, in internal schema."""
+    out = {}
+    specs = config.data.datasets
+    for name, spec in tqdm(specs.items(), desc="load datasets", disable=not specs):
+        out[name] = loaders.load(
+            spec.loader, path=spec.path, data_dir=data_dir(config), limit=spec.limit, **spec.options
+        )
+    return out
+
+
+def write_data(
+    config: Config,
+    suite: dict[str, list[dict[str, Any]]],
+    datasets: dict[str, list[dict[str, Any]]],
+    root: str | Path = ".",
+) -> dict[str, Any]:
+    """Replace `outputs/<profile>/data/` whole with the suite's splits and the datasets; return a summary."""
+    counts: dict[str, int] = {}
+    with io.atomic_dir(Path(root) / config.output_dir / "data") as data_root:
+        for split, records in suite.items():
+            counts[f"task_suite/{split}"] = io.write_jsonl(data_root / "task_suite" / f"{split}.jsonl", records)
+        for name, records in datasets.items():
+            counts[f"real/{name}"] = io.write_jsonl(data_root / "real" / f"{name}.jsonl", records)
+    summary: dict[str, Any] = {"records": counts}
+    if suite:
+        summary["task_suite"] = tasks.summarize(suite)
+    return summary
+
+
+def prepare_data(config: Config, root: str | Path = ".") -> dict[str, Any]:
+    """Build, load and write the profile's data in one call (what the notebook does step by step)."""
+    return write_data(config, build_task_suite(config), load_datasets(config), root)

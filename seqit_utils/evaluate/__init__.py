@@ -1,0 +1,1 @@
+"""Evaluation: generation, metrics and scorers, benchmark sets, harness/AlpacaEval runs, the judge."""

@@ -1,0 +1,406 @@
+"""Evaluation of the profile's models on the benchmarks of Tables 2, 5 and 7-11 (notebooks 06 and 08).
+
+What runs comes from params' `evaluation` section: the models (default: this profile's fine-tuned `it`/`sit` models,
+one per seed, grouped by variant) and the benchmarks. Each benchmark becomes `metrics/<benchmark>.json` in the layout
+`seqit_utils.tables.layout` reads: `{model or group: {setting: {metric: value}}}`, groups holding the mean over their
+models;
+a benchmark that cannot run (not configured, data not found, code execution not allowed) is written as `{"skipped":
+reason}` and shown as missing in the tables, never as 0.
+
+- Prompt benchmarks (our prompts from `seqit_utils.evaluate.eval_sets`, our scorers from
+`seqit_utils.evaluate.scoring`): `xquad`
+  (settings `it-prompt/<lang>`, `sit-prompt/<lang>`; a group's own prompt also as `<lang>` and the mean over its
+  languages as `all`), `mgsm` (`en-cot/<lang>`, `trans-cot/<lang>`, `.../all`), `csqa` (`single`, `repeat`,
+  `paraphrase`) and `alpaca_eval` (the model's answers to AlpacaEval instructions, judged against a recorded
+  reference model's outputs).
+- Harness benchmarks (`seqit_utils.evaluate.harness`, lm-evaluation-harness's own prompts and metrics): `mmlu`,
+  `arc_challenge`, `gsm8k`, `humaneval`.
+
+Generation is batched, one model load per model and stage, and resumable per (model, benchmark, setting): outputs
+are kept in `outputs/<profile>/eval_cache/` under a key of the model's files, the prompts and the decoding settings,
+so a re-run (or a run resumed after a crash) generates only what is missing and a retrained model starts afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from seqit_utils import io
+from seqit_utils.config import Config, data_dir
+from seqit_utils.data import loaders
+from seqit_utils.data.sources import DataNotFoundError
+from seqit_utils.evaluate import eval_sets, metrics, scoring
+from seqit_utils.prompts import user_message
+from seqit_utils.train import experiment
+
+Record = dict[str, Any]
+Sets = dict[str, list[Record]]  # setting -> records
+PROMPT_BENCHMARKS = ("xquad", "mgsm", "csqa", "alpaca_eval")
+HARNESS_BENCHMARKS = ("mmlu", "arc_challenge", "gsm8k", "humaneval")
+# The harness metric reported as `accuracy` / `pass@k` (ARC: length-normalised, as the Open LLM Leaderboard has it).
+HARNESS_METRICS = {
+    "mmlu": {"accuracy": "acc,none"},
+    "arc_challenge": {"accuracy": "acc_norm,none", "accuracy_unnormalised": "acc,none"},
+    "gsm8k": {"accuracy": "exact_match,flexible-extract", "accuracy_strict": "exact_match,strict-match"},
+    "humaneval": {"pass@1": "pass@1,create_test", "pass@10": "pass@10,create_test"},
+}
+
+
+@dataclass(frozen=True)
+class EvalModel:
+    """A model under evaluation: `path` (directory, adapter or hub id) or `endpoint` (an `llm.endpoints` key)."""
+
+    name: str
+    group: str
+    prompt: str  # the XQuAD prompt ("it" | "sit") its group reports as `<lang>`
+    path: str | None = None
+    endpoint: str | None = None
+
+
+def eval_models(config: Config, root: str | Path = ".") -> dict[str, EvalModel]:
+    """`evaluation.models` (paths relative to the project root), else the fine-tuned `<variant>-<seed>` models."""
+    spec = config.evaluation.models if config.evaluation else None
+    if not spec:
+        folder = experiment.profile_dir(config, root) / "models"
+        return {
+            f"{v}-{s}": EvalModel(f"{v}-{s}", v, v, path=str(folder / f"{v}-{s}"))
+            for v in experiment.VARIANTS
+            for s in config.experiment.seeds
+        }
+    out = {}
+    for name, model in spec.items():
+        path = model.path
+        if path is not None and (Path(root) / path).exists():
+            path = str(Path(root) / path)
+        out[name] = EvalModel(name, model.group, model.prompt, path=path, endpoint=model.endpoint)
+    return out
+
+
+# ---------------------------------------------------------------- prompt sets
+def prompt_sets(config: Config, benchmarks: Sequence[str]) -> tuple[dict[str, Sets], dict[str, str]]:
+    """`{benchmark: {setting: records}}` for the prompt benchmarks among `benchmarks`, and what did not run:
+    `{benchmark: reason}` for a whole benchmark (not configured in params, or its data not found: the loader's
+    message), `{"<benchmark>/<lang>": reason}` for a language whose files are missing while others run."""
+    spec, folder = config.evaluation, data_dir(config)
+    limit = spec.limit if spec else None
+    sets: dict[str, Sets] = {}
+    skipped: dict[str, str] = {}
+    for name in benchmarks:
+        if name not in PROMPT_BENCHMARKS:
+            raise ValueError(f"benchmark = {name!r} is unknown; allowed values: {', '.join(PROMPT_BENCHMARKS)}")
+        options = getattr(spec, name) if spec else None
+        if options is None:
+            skipped[name] = f"not configured: params/{config.profile}.yaml has no evaluation.{name}"
+            continue
+        parts = [(lang, lang) for lang in options.langs] if name in ("xquad", "mgsm") else [(None, "all")]
+        for lang, label in parts:
+            try:
+                sets.setdefault(name, {}).update(_build(name, options, folder, limit, lang))
+            except DataNotFoundError as err:
+                skipped[f"{name}/{label}"] = f"data not found: {err}"
+        if not sets.get(name):
+            sets.pop(name, None)
+            reasons = [skipped.pop(f"{name}/{label}") for _, label in parts]
+            skipped[name] = reasons[0] if len(reasons) == 1 else f"{reasons[0]} (and every other language)"
+    return sets, skipped
+
+
+def _build(name: str, options: Any, folder: str | None, limit: int | None, lang: str | None) -> Sets:
+    if name == "xquad":
+        built = eval_sets.xquad_sets(
+            lang, wording=options.wording, accept_english=options.accept_english, data_dir=folder, limit=limit
+        )
+        return {f"{prompt}-prompt/{lang}": records for prompt, records in built.items()}
+    if name == "mgsm":
+        built = eval_sets.mgsm_sets(lang, n_shot=options.n_shot, data_dir=folder, limit=limit)
+        return {f"{variant.replace('_', '-')}/{lang}": records for variant, records in built.items()}
+    if name == "csqa":
+        return eval_sets.csqa_sets(wording=options.wording, data_dir=folder, limit=limit)
+    # alpaca_eval: the reference model's recorded answers are the gold outputs
+    return {"all": loaders.load_alpaca_eval(generator=options.reference, data_dir=folder, limit=limit)}
+
+
+# ---------------------------------------------------------------- generation (batched, cached)
+def generate(
+    config: Config,
+    models: Mapping[str, EvalModel],
+    sets: Mapping[str, Sets],
+    root: str | Path = ".",
+    *,
+    progress: bool = True,
+) -> dict[str, dict[str, dict[str, list[str]]]]:
+    """Greedy outputs `{model: {benchmark: {setting: [output, ...]}}}`; cached outputs are reused, the rest is
+    generated with one model load per model (local models) or through the endpoint's client (cached requests).
+    `progress`: a bar per model over its (benchmark, setting) sets."""
+    from tqdm.auto import tqdm
+
+    out: dict[str, dict[str, dict[str, list[str]]]] = {}
+    todo = [(b, s) for b, by_setting in sets.items() for s in by_setting]
+    for name, model in models.items():
+        out[name] = {benchmark: {} for benchmark in sets}
+        with contextlib.ExitStack() as stack:
+            backend = _Backend(config, model, root, stack)
+            for benchmark, setting in tqdm(todo, desc=f"generate {name}", unit="set", disable=not progress):
+                records = sets[benchmark][setting]
+                out[name][benchmark][setting] = _cached_outputs(
+                    config, model, benchmark, setting, records, backend, root
+                )
+    return out
+
+
+class _Backend:
+    """Generates for one model; loads it (or opens its endpoint) only when something is not cached."""
+
+    def __init__(self, config: Config, model: EvalModel, root: str | Path, stack: contextlib.ExitStack):
+        self.config, self.model, self.root, self.stack = config, model, root, stack
+        self._generator: Any = None
+        self._client: Any = None
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Changes whenever the model's files change, or the endpoint's settings (and, for a `serve` endpoint, the
+        files of the profile's model it serves)."""
+        if self.model.endpoint is None:
+            return model_fingerprint(self.model.path)
+        spec = self.config.llm.endpoints[self.model.endpoint]
+        served = None
+        if spec.serve is not None:
+            served = model_fingerprint(experiment.profile_dir(self.config, self.root) / "models" / spec.serve)
+        return io.stable_hash({"endpoint": spec.model_dump(mode="json"), "served": served})
+
+    def prompts(self, records: Sequence[Record]) -> list[str]:
+        if self.model.endpoint is not None:
+            return [user_message(r["instruction"], r.get("input") or "") for r in records]
+        template = self.config.model.base_models[self.config.model.base].prompt_template
+        return experiment.prompts_for(list(records), template, self.hf().tokenizer if template == "chat" else None)
+
+    def hf(self) -> Any:
+        """The local model as an `HFGenerator` (loaded once)."""
+        from seqit_utils.evaluate.generate import HFGenerator
+
+        if self._generator is None:
+            batch = self.config.evaluation.batch_size if self.config.evaluation else 16
+            device = "cuda" if _cuda() else "cpu"
+            self._generator = HFGenerator(self.model.path, batch_size=batch, device=device, progress=False)
+        return self._generator
+
+    def generate(self, prompts: list[str], max_new_tokens: int) -> list[str]:
+        if self.model.endpoint is None:
+            generator = self.hf()
+            generator.max_new_tokens = max_new_tokens
+            return generator.generate(prompts)
+        if self._client is None:
+            from seqit_utils.llm.endpoints import open_endpoint
+
+            self._client = self.stack.enter_context(open_endpoint(self.config, self.model.endpoint, self.root))
+        return [r.text or "" for r in self._client.complete([[{"role": "user", "content": p}] for p in prompts])]
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def model_fingerprint(path: str | Path | None) -> str:
+    """A hash of a model directory's file names, sizes and modification times (a hub id: the id itself)."""
+    folder = Path(str(path))
+    if not folder.is_dir():
+        return io.stable_hash({"id": str(path)})
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return io.stable_hash([[str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns] for p in files])
+
+
+def max_new_tokens(config: Config, benchmark: str) -> int:
+    """The benchmark's generation cap from params (`evaluation.<benchmark>.max_new_tokens`)."""
+    return getattr(config.evaluation, benchmark).max_new_tokens
+
+
+def _cached_outputs(
+    config: Config,
+    model: EvalModel,
+    benchmark: str,
+    setting: str,
+    records: list[Record],
+    backend: _Backend,
+    root: str | Path,
+) -> list[str]:
+    cap = max_new_tokens(config, benchmark)
+    ids = [r["id"] for r in records]
+    key = io.stable_hash(
+        {"model": backend.fingerprint, "ids": ids, "records": records, "max_new_tokens": cap, "v": 1}
+    )[:16]
+    path = cache_dir(config, root) / benchmark / model.name / f"{setting.replace('/', '_')}-{key}.json"
+    if path.is_file():
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if cached.get("ids") == ids:
+            return cached["outputs"]
+    outputs = backend.generate(backend.prompts(records), cap)
+    io.write_json(path, {"model": model.name, "benchmark": benchmark, "setting": setting, "ids": ids,
+                         "outputs": outputs})  # fmt: skip
+    return outputs
+
+
+def cache_dir(config: Config, root: str | Path = ".") -> Path:
+    """`outputs/<profile>/eval_cache/` (not a DVC output: it survives a failed stage, so a re-run resumes)."""
+    return experiment.profile_dir(config, root) / "eval_cache"
+
+
+# ---------------------------------------------------------------- scoring
+def score(
+    config: Config, benchmark: str, sets: Sets, outputs: Mapping[str, list[str]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Per-setting summaries `{setting: {metric: value, n}}` and per-item scores of one model's outputs."""
+    summaries, items = {}, {}
+    threshold = config.experiment.follow_threshold
+    for setting, records in sets.items():
+        got = outputs[setting]
+        if benchmark == "xquad":
+            sequential = setting.startswith("sit-") and not setting.endswith("/en")
+            references = [r["steps"][0]["output"] for r in records] if sequential else None
+            scored, summary = scoring.score_xquad(got, records, references=references, threshold=threshold)
+        elif benchmark == "mgsm":
+            scored, summary = scoring.score_gsm(got, records)
+        elif benchmark == "csqa":
+            scored, summary = scoring.score_csqa(got, records)
+            summary["followed"] = csqa_following(got, records, threshold)
+        else:
+            raise ValueError(f"benchmark = {benchmark!r} has no scorer here; allowed values: xquad, mgsm, csqa")
+        summaries[setting] = {("follow_rate" if k == "followed" else k): v for k, v in summary.items()}
+        items[setting] = scored
+    return summaries, items
+
+
+def score_all(
+    config: Config, models: Mapping[str, EvalModel], sets: Mapping[str, Sets], outputs: Mapping[str, Any]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """`score` for every model and benchmark: the metrics file content per benchmark (`benchmark_metrics`) and the
+    per-item scores `{model: {benchmark: {setting: items}}}`."""
+    per_benchmark, items = {}, {}
+    for benchmark, by_setting in sets.items():
+        per_model = {}
+        for name in models:
+            per_model[name], scored = score(config, benchmark, by_setting, outputs[name][benchmark])
+            items.setdefault(name, {})[benchmark] = scored
+        per_benchmark[benchmark] = benchmark_metrics(benchmark, models, per_model)
+    return per_benchmark, items
+
+
+def csqa_following(outputs: Sequence[str], records: Sequence[Record], threshold: float) -> float | None:
+    """Following rate of CommonsenseQA outputs: every step's part is present (`metrics.following_report`; for a
+    single step: a non-blank answer). The paraphrase step's gold is unknown: its part is compared with the input
+    instead (a paraphrase stays close to it; a skipped step scores low), as `sit.probe_variants` documents."""
+    steps = [
+        {**r, "steps": [{**s, "output": r["input"] if s["output"] is None else s["output"]} for s in r["steps"]]}
+        for r in records
+    ]
+    return metrics.following_report(list(outputs), steps, threshold)["follow_all"]
+
+
+def benchmark_metrics(
+    benchmark: str, models: Mapping[str, EvalModel], per_model: Mapping[str, Mapping[str, dict[str, Any]]]
+) -> dict[str, Any]:
+    """The metrics file of one benchmark: every model's settings, each group's means over its models, and the
+    derived settings (`<lang>` = the group's own XQuAD prompt, `all` = the mean over languages)."""
+    out: dict[str, Any] = {name: dict(settings) for name, settings in per_model.items()}
+    groups: dict[str, list[str]] = {}
+    for name in per_model:
+        groups.setdefault(models[name].group, []).append(name)
+    for group, names in groups.items():
+        settings = per_model[names[0]]
+        out[group] = {s: _mean_metrics([per_model[n][s] for n in names]) for s in settings}
+        out[group]["models"] = names
+    for key in list(out):
+        if benchmark == "xquad":
+            prompt = models[key].prompt if key in models else models[groups[key][0]].prompt
+            langs = [s.split("/")[1] for s in out[key] if s.startswith(f"{prompt}-prompt/")]
+            for lang in langs:
+                out[key][lang] = out[key][f"{prompt}-prompt/{lang}"]
+            out[key]["all"] = _mean_metrics([out[key][lang] for lang in langs])
+        elif benchmark == "mgsm":
+            for variant in ("en-cot", "trans-cot"):
+                out[key][f"{variant}/all"] = _mean_metrics(
+                    [v for s, v in out[key].items() if s.startswith(f"{variant}/")]
+                )
+    return out
+
+
+def _mean_metrics(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Mean of each numeric metric over `summaries` (None unless every summary has it); `n` stays the items per
+    model when all agree (else the list of them)."""
+    out: dict[str, Any] = {}
+    for key in summaries[0] if summaries else ():
+        values = [s.get(key) for s in summaries]
+        if key == "n":
+            out[key] = values[0] if len(set(values)) == 1 else values
+        elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            out[key] = mean(values)
+        elif all(v is None or isinstance(v, int | float) for v in values):
+            out[key] = None
+    return out
+
+
+def generation_records(
+    sets: Mapping[str, Sets], outputs: Mapping[str, Mapping[str, Mapping[str, list[str]]]], items: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """One row per (model, benchmark, setting, item): id, output and its scores (the generations file)."""
+    rows = []
+    for model, by_benchmark in outputs.items():
+        for benchmark, by_setting in by_benchmark.items():
+            for setting, texts in by_setting.items():
+                scored = items.get(model, {}).get(benchmark, {}).get(setting) or [{}] * len(texts)
+                for record, text, item in zip(sets[benchmark][setting], texts, scored, strict=True):
+                    rows.append({"model": model, "benchmark": benchmark, "setting": setting, "id": record["id"],
+                                 "output": text, **item})  # fmt: skip
+    return rows
+
+
+def write_benchmark(
+    config: Config,
+    benchmark: str,
+    content: Mapping[str, Any] | None,
+    skipped: Mapping[str, str],
+    root: str | Path = ".",
+) -> Path:
+    """`outputs/<profile>/metrics/<benchmark>.json` with provenance: `{"skipped": reason}` when `skipped` names the
+    benchmark, else its metrics plus `skipped_settings` (`{lang: reason}`) for the languages that did not run."""
+    if benchmark in skipped:
+        body: dict[str, Any] = {"skipped": skipped[benchmark]}
+    elif content is None:
+        raise ValueError(f"{benchmark}: no metrics and no reason it was skipped")
+    else:
+        prefix = f"{benchmark}/"
+        partial = {key[len(prefix) :]: reason for key, reason in skipped.items() if key.startswith(prefix)}
+        body = {**content, **({"skipped_settings": partial} if partial else {})}
+    path = experiment.profile_dir(config, root) / "metrics" / f"{benchmark}.json"
+    return io.write_metrics(path, body, config.params(), config.experiment.seeds)
+
+
+def write_benchmarks(
+    config: Config,
+    names: Sequence[str],
+    metrics: Mapping[str, Mapping[str, Any]],
+    skipped: Mapping[str, str],
+    root: str | Path = ".",
+) -> str:
+    """`write_benchmark` for each of `names`; returns one status line each: the reason it was skipped (first line),
+    or each group's `all` setting (else how many settings it has)."""
+    lines = []
+    for name in names:
+        write_benchmark(config, name, metrics.get(name), skipped, root)
+        if name in skipped:
+            lines.append(f"{name}: SKIPPED — {skipped[name].splitlines()[0]}")
+            continue
+        groups = {
+            key: value for key, value in metrics[name].items() if isinstance(value, Mapping) and "models" in value
+        }
+        shown = {g: v.get("all", f"{len(v) - 1} settings") for g, v in groups.items()}
+        lines.append(f"{name}: {shown}")
+    return "\n".join(lines)
