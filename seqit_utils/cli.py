@@ -13,6 +13,7 @@ import sys
 # One line per subcommand module; the order is the order of `seqit --help`.
 COMMANDS = [
     "seqit_utils.config",  # seqit profile
+    "seqit_utils.train.runs",  # seqit runs
     "seqit_utils.notebooks",  # seqit notebook
     "seqit_utils.analysis.figures",  # seqit figures
 ]
