@@ -47,6 +47,7 @@ class DatasetSpec(_Strict):
     path: str | None = None
     limit: int | None = Field(default=None, gt=0)
     options: dict[str, str | int] = {}
+    allow_sample: bool = False  # accept far fewer records than the published set (seqit_utils.data.sizes.check_size)
 
     @model_validator(mode="after")
     def _known_loader(self) -> DatasetSpec:
@@ -125,6 +126,7 @@ class TrainSetup(_Strict):
     # Several GPUs through `accelerate launch` (seqit_utils.train): DDP for LoRA, FSDP / DeepSpeed ZeRO-3 for full.
     distributed: Literal["none", "ddp", "fsdp", "deepspeed_zero3"] = "none"
     load_best_model_at_end: bool = False  # v1: keep the checkpoint with the best dev cross-entropy
+    dev_fraction: float = Field(default=0.02, gt=0, lt=1)  # v1's dev set: a seeded share of the training records
     completion_only_loss: bool = True  # loss on the response only (§2.1: −log p(ŷ | s))
     packing: bool = False  # trl bfd packing (padding-free; on CPU/sdpa the per-example mask comes from position_ids)
     save_steps: int = Field(default=500, gt=0)  # checkpoints, to resume a killed run
@@ -153,6 +155,7 @@ class GenerationParams(_Strict):
 
     batch_size: int = Field(gt=0)
     max_new_tokens: int = Field(gt=0)  # a hard cap: IT models often never emit EOS on unfamiliar prompts
+    backend: Literal["hf", "vllm"] = "hf"  # vllm: offline batched generation on a GPU (the `gpu` extra)
 
 
 class ExperimentConfig(_Strict):
@@ -290,6 +293,16 @@ class HarnessEval(_Strict):
     batch_size: int = Field(default=8, gt=0)
 
 
+class MetricsConfig(_Strict):
+    """The two metric families of docs/metrics.md (`seqit_utils.evaluate.scoring`); both are always written, `metric`
+    names the one tables and `seqit rescore` show first. Defaults are the authors' thresholds (Tables 9-11)."""
+
+    metric: Literal["paper", "strict"] = "paper"
+    xquad_follow_threshold: float = Field(default=0.4, ge=0, le=1)  # paper: ROUGE-1 F(English input, output) > this
+    mgsm_follow_threshold: float = Field(default=0.5, ge=0, le=1)  # paper: ROUGE-L F(output, English question) > this
+    strict_follow_threshold: float = Field(default=0.5, ge=0, le=1)  # strict: ROUGE-L(translation part) ≥ this
+
+
 class AlpacaEvalConfig(_Strict):
     """Table 5's AlpacaEval 2.0: our outputs vs `reference`'s recorded outputs, judged by `llm.judge`. `method`:
     `judge` = our judge in both orders (any endpoint, offline); `package` = the alpaca_eval package's annotator."""
@@ -330,30 +343,41 @@ ABLATION_SETS = (
 )
 
 
-class AblationRun(_Strict):
-    """One model of the ablation tables (a DVC matrix entry of stage `ablation_finetune`): what it trains on and
-    from which base. Give `train` or `generator`, not both."""
+# §2.2 / §4.1 manual transforms, Seq-Instruct (§2.2 automatic) and the §5.1 ablation builders of notebook 09.
+TRANSFORMS = ("none", "repeat", "paraphrase", "translate", "seq_instruct", *ABLATION_SETS)
 
-    # the tables its row goes into: §5.1 Table 6 (data/instance level), Table 12 (split/multi), §5.2 swaps
-    tables: list[Literal["table_6", "table_12", "model_swaps"]] = Field(min_length=1)
-    # an ablation set of notebook 09 (data_level, instance_level_it, instance_level_sit, sit_split, sit_multi), the
-    # IT/SIT set of notebook 02 (it, sit), or a .jsonl file under outputs/<profile>/
-    train: str | None = None
-    # §5.2 generator swap: run Seq-Instruct over `seq_instruct.source` with this `llm.endpoints` key and train on its
-    # last iteration (instruction, input, the generator's response)
+
+class RunSpec(_Strict):
+    """One entry of the run registry (`runs:`): a recipe — source data, transform, base model, setup, seeds — and
+    the tables its models feed. Stage `train` trains it once per seed (`train@<run>-<seed>`, notebook 05) into
+    `outputs/<profile>/models/<run>-<seed>/`; `seqit runs` lists the registry."""
+
+    # source datasets: `task_suite`, or names of the profile's data sets / the paper's (alpaca, flancot, tulu_v2, ...)
+    train_data: list[str] = Field(min_length=1)
+    transform: Literal[TRANSFORMS] = "none"
+    # seq_instruct only: an `llm.endpoints` key that runs Seq-Instruct over `seq_instruct.source` inside the training
+    # stage (the §5.2 generator swap); None: train on stage 03's output (the profile's `llm.generator`)
     generator: str | None = None
-    base: str | None = None  # §5.2 base-model swap: a key of `model.base_models` (None: `model.base`)
+    train: str | None = None  # a .jsonl under outputs/<profile>/ to train on instead of the transform's own set
+    base: str | None = None  # a key of `model.base_models` (None: `model.base`)
     tiny: dict[str, int] = {}  # a tiny base: fields of `model.tiny` to change (a CPU stand-in for another base model)
+    setup: str | None = None  # a key of `train.setups` (None: `train.setup`)
+    train_overrides: dict[str, Any] = {}  # fields of the setup this run changes, e.g. {max_steps: 400}
+    seeds: list[int] | None = None  # None: `experiment.seeds`
+    tables: list[str] = Field(min_length=1)  # table_N of the paper (NAACL numbering), model_swaps, miniature
 
     @model_validator(mode="after")
-    def _one_source(self) -> AblationRun:
-        if (self.train is None) == (self.generator is None):
-            raise ValueError("give either `train` (a training set) or `generator` (an llm endpoint), not both")
-        named = self.train in (None, *ABLATION_SETS, "it", "sit")
-        path = Path(self.train or "")
-        if not named and (path.suffix != ".jsonl" or path.is_absolute() or ".." in path.parts):
-            allowed = ", ".join((*ABLATION_SETS, "it", "sit"))
-            raise ValueError(f"train = {self.train!r}; allowed: {allowed}, or a .jsonl path under outputs/<profile>/")
+    def _consistent(self) -> RunSpec:
+        if self.generator is not None and self.transform != "seq_instruct":
+            raise ValueError(f"`generator` runs Seq-Instruct: set transform: seq_instruct (got {self.transform!r})")
+        if self.train is not None:
+            path = Path(self.train)
+            if path.suffix != ".jsonl" or path.is_absolute() or ".." in path.parts:
+                raise ValueError(f"train = {self.train!r}: expected a .jsonl path under outputs/<profile>/")
+        for table in self.tables:
+            if not (table in ("model_swaps", "miniature") or (table.startswith("table_") and table[6:].isdigit())):
+                allowed = "table_<N> (the paper's numbering), model_swaps, miniature"
+                raise ValueError(f"tables: {table!r}; allowed: {allowed}")
         return self
 
 
@@ -366,22 +390,13 @@ class SeqInstructSplit(_Strict):
 
 
 class AblationConfig(_Strict):
-    """Notebook 09: the ablation training sets of §5.1 built from this profile's IT and SIT sets; notebooks 11/12:
-    the models of Table 6/12 and the §5.2 swaps trained on them (`runs`) and their evaluation."""
+    """Notebook 09: the ablation training sets of §5.1 built from this profile's IT and SIT sets (the runs that
+    train on them are entries of `runs:`; notebook 12 evaluates them for Table 6/12 and the §5.2 swaps)."""
 
     tokenizer: str = "minilm"  # "minilm" (shipped, offline), "base" (this profile's base model) or a hub id / path
     seed: int = 0
-    runs: dict[str, AblationRun] = {}  # name -> run; `python -m seqit_utils.config` copies the names to params.yaml
-    # fields of the training setup (train.setups[train.setup]) every run changes, e.g. {num_train_epochs: 1}
-    train_overrides: dict[str, Any] = {}
     seq_instruct_split: SeqInstructSplit | None = None  # None: no SIT-split of Seq-Instruct data
 
-    @model_validator(mode="after")
-    def _run_names(self) -> AblationConfig:
-        for name in self.runs:
-            if not name.replace("_", "").isalnum():
-                raise ValueError(f"runs.{name}: a run name may hold letters, digits and '_' only (it names files)")
-        return self
 
 
 class TinyInstructBlip(_Strict):
@@ -464,6 +479,7 @@ class EvaluationConfig(_Strict):
     csqa: CSQAEval | None = None
     harness: HarnessEval | None = None
     alpaca_eval: AlpacaEvalConfig | None = None
+    metrics: MetricsConfig = MetricsConfig()
 
 
 class Config(_Strict):
@@ -481,13 +497,13 @@ class Config(_Strict):
     evaluation: EvaluationConfig | None = None
     analysis: AnalysisConfig | None = None
     ablations: AblationConfig | None = None
+    runs: dict[str, RunSpec] = {}  # the run registry: name -> recipe (`seqit runs` lists it)
     multimodal: MultimodalConfig | None = None
 
     @model_validator(mode="after")
     def _llm_for_llm_stages(self) -> Config:
         if (self.seq_instruct or self.seqeval) and self.llm is None:
             raise ValueError("seq_instruct and seqeval need an `llm` section (endpoints, generator, judge)")
-        trained = [f"{v}-{s}" for v in ("it", "sit") for s in self.experiment.seeds]  # the finetune stage's models
         endpoints = self.llm.endpoints if self.llm else {}
         for name, model in ((self.evaluation.models if self.evaluation else None) or {}).items():
             if model.endpoint is not None and model.endpoint not in endpoints:
@@ -495,39 +511,63 @@ class Config(_Strict):
                 raise ValueError(f"evaluation.models.{name}.endpoint = {model.endpoint!r}; allowed values: {allowed}")
         if self.evaluation and self.evaluation.alpaca_eval and self.llm is None:
             raise ValueError("evaluation.alpaca_eval needs an `llm` section: its judge is llm.judge")
-        for name, spec in (self.llm.endpoints if self.llm else {}).items():
-            if spec.serve is not None and spec.serve not in trained:
-                raise ValueError(f"llm.endpoints.{name}.serve = {spec.serve!r}; allowed values: {', '.join(trained)}")
-        if self.ablations is not None:
-            self._check_ablation_runs(self.ablations, endpoints)
+        bases = [f"base/seed-{s}" for s in self.experiment.seeds]  # stage 02's tiny bases
+        servable = [*self.trained_models(), *bases]
+        for name, spec in endpoints.items():
+            if spec.serve is not None and spec.serve not in servable:
+                raise ValueError(f"llm.endpoints.{name}.serve = {spec.serve!r}; allowed values: {', '.join(servable)}")
+        self._check_runs(endpoints)
+        # Seq-Instruct (stage 03), the SIT-split (stage 09) and generator runs make training data: an endpoint that
+        # serves a trained model there would make that model an input of its own training (a cycle in the DAG).
+        feeds = {"llm.generator": self.llm.generator if self.llm else None}
+        if self.ablations and self.ablations.seq_instruct_split:
+            feeds["ablations.seq_instruct_split.endpoint"] = self.ablations.seq_instruct_split.endpoint
+        feeds |= {f"runs.{name}.generator": run.generator for name, run in self.runs.items()}
+        for key, endpoint in feeds.items():
+            served = endpoints[endpoint].serve if endpoint in endpoints else None
+            if served is not None and served not in bases:
+                raise ValueError(
+                    f"{key} = {endpoint!r} serves {served!r}, a trained model, but its output is training data (a "
+                    f"cycle); serve one of {', '.join(bases)} or use an external endpoint"
+                )
         return self
 
-    def _check_ablation_runs(self, ablations: AblationConfig, endpoints: dict[str, EndpointSpec]) -> None:
-        setup = self.train.setups[self.train.setup]
-        _check_fields("ablations.train_overrides", TrainSetup, setup.model_dump() | ablations.train_overrides)
-        if ablations.seq_instruct_split is not None:
+    def trained_models(self) -> list[str]:
+        """`<run>-<seed>` of every model the run registry trains (stage `train`, `models/<run>-<seed>/`)."""
+        return [f"{name}-{seed}" for name, run in self.runs.items() for seed in (run.seeds or self.experiment.seeds)]
+
+    def _check_runs(self, endpoints: dict[str, EndpointSpec]) -> None:
+        ablations = self.ablations
+        if ablations is not None and ablations.seq_instruct_split is not None:
             _check_choice("ablations.seq_instruct_split.endpoint", ablations.seq_instruct_split.endpoint, endpoints)
             if self.seq_instruct is None:
                 raise ValueError(
                     "ablations.seq_instruct_split splits Seq-Instruct output: add a `seq_instruct` section"
                 )
-        for name, run in ablations.runs.items():
-            key = f"ablations.runs.{name}"
+        for name, run in self.runs.items():
+            key = f"runs.{name}"
+            if not name.replace("_", "").isalnum():
+                raise ValueError(f"{key}: a run name may hold letters, digits and '_' only (it names files)")
             if run.base is not None:
                 _check_choice(f"{key}.base", run.base, self.model.base_models)
+            if run.setup is not None:
+                _check_choice(f"{key}.setup", run.setup, self.train.setups)
+            setup = self.train.setups[run.setup or self.train.setup]
+            _check_fields(f"{key}.train_overrides", TrainSetup, setup.model_dump() | run.train_overrides)
+            if run.seeds is not None and not set(run.seeds) <= set(self.experiment.seeds):
+                allowed = ", ".join(map(str, self.experiment.seeds))
+                raise ValueError(f"{key}.seeds = {run.seeds}: each must be one of experiment.seeds ({allowed})")
             base = run.base or self.model.base
             if run.tiny and (self.model.base_models[base].name_or_path != "tiny" or self.model.tiny is None):
                 raise ValueError(f"{key}.tiny changes a tiny base; its base {base!r} is not tiny (remove `tiny`)")
             if run.tiny:
                 _check_fields(f"{key}.tiny", TinyModelConfig, self.model.tiny.model_dump() | run.tiny)
-            if run.train == "seq_instruct_split" and ablations.seq_instruct_split is None:
-                raise ValueError(
-                    f"{key}.train = 'seq_instruct_split' needs ablations.seq_instruct_split (its endpoint)"
-                )
+            if run.transform == "seq_instruct_split" and (ablations is None or ablations.seq_instruct_split is None):
+                raise ValueError(f"{key}.transform = 'seq_instruct_split' needs ablations.seq_instruct_split")
+            if run.transform == "seq_instruct" and self.seq_instruct is None:
+                raise ValueError(f"{key} trains on Seq-Instruct output: add a `seq_instruct` section (its source)")
             if run.generator is not None:
                 _check_choice(f"{key}.generator", run.generator, endpoints)
-                if self.seq_instruct is None:
-                    raise ValueError(f"{key}.generator runs Seq-Instruct: add a `seq_instruct` section (its source)")
 
     @property
     def output_dir(self) -> Path:
@@ -658,15 +698,20 @@ def use_profile(profile: str, root: str | Path | None = None) -> Path:
     (the training matrix), copied from the profile so there is one source of truth. `dvc exp run -S profile=...`
     would edit the same file, but it also deletes the other profiles' outputs from the workspace; this keeps them.
     """
+    from seqit_utils.train.runs import train_entries
+
     root = find_project_root(root)
     config = load_config(profile, root)
     seeds = ", ".join(str(seed) for seed in config.experiment.seeds)
-    runs = ", ".join(config.ablations.runs if config.ablations else [])
+    entries = "".join(
+        f"  {key}: {{run: {e['run']}, seed: {e['seed']}, data: {e['data']}}}\n"
+        for key, e in train_entries(config).items()
+    )
     text = (
-        "# Written by `python -m seqit_utils.config PROFILE` (smoke | sample | paper): the profile `dvc repro` runs,\n"
-        f"# its experiment.seeds and ablations.runs, copied from params/{profile}.yaml for dvc.yaml's matrices.\n"
+        "# Written by `seqit profile PROFILE` (smoke | sample | paper): the profile `dvc repro` runs, its\n"
+        f"# experiment.seeds and one entry per model of its run registry (stage train), from params/{profile}.yaml.\n"
         "# Do not edit by hand.\n"
-        f"profile: {profile}\nseeds: [{seeds}]\nablation_runs: [{runs}]\n"
+        f"profile: {profile}\nseeds: [{seeds}]\ntrain_runs:{' {}' if not entries else ''}\n{entries}"
     )
     return write_text(root / "params.yaml", text)
 

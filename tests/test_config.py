@@ -62,8 +62,8 @@ def test_unknown_key_names_the_key_and_the_allowed_keys(tmp_path):
 def test_unknown_top_level_key(tmp_path):
     message = _error(tmp_path, lambda raw: raw.update(sed=1))
     assert "sed: unknown key (did you mean 'seed'?)" in message
-    allowed = "ablations, analysis, data, evaluation, experiment, llm, model, multimodal, seed, seq_instruct, seqeval"
-    allowed += ", train"
+    allowed = "ablations, analysis, data, evaluation, experiment, llm, model, multimodal, runs, seed, seq_instruct"
+    allowed += ", seqeval, train"
     assert f"allowed keys here: {allowed}" in message
 
 
@@ -105,11 +105,14 @@ def test_project_root_is_found_from_a_subfolder():
 
 
 def test_params_yaml_matches_its_profile():
-    """dvc.yaml's matrices read seeds and ablation runs from params.yaml; they must equal the profile's."""
+    """dvc.yaml's `train` stage reads the run registry's entries from params.yaml; they must equal the profile's."""
+    from seqit_utils.train.runs import train_entries
+
     current = yaml.safe_load((ROOT / "params.yaml").read_text())
     config = load_config(current["profile"], ROOT)
     assert current["seeds"] == config.experiment.seeds
-    assert current["ablation_runs"] == list(config.ablations.runs)
+    assert current["train_runs"] == train_entries(config)
+    assert list(current["train_runs"]) == config.trained_models()
 
 
 def test_use_profile_rewrites_params_yaml_only_for_valid_profiles(tmp_path):
@@ -121,10 +124,13 @@ def test_use_profile_rewrites_params_yaml_only_for_valid_profiles(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     use_profile("paper", tmp_path)
     written = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    assert written == {
-        "profile": "paper",
-        "seeds": [42],
-        "ablation_runs": list(load_config("paper", ROOT).ablations.runs),
+    paper = load_config("paper", ROOT)
+    assert written["profile"] == "paper" and written["seeds"] == [42]
+    assert list(written["train_runs"]) == [f"{name}-42" for name in paper.runs]
+    assert written["train_runs"]["sit_seq_instruct-42"] == {
+        "run": "sit_seq_instruct",
+        "seed": 42,
+        "data": "seq_instruct/iteration_2.jsonl",
     }
     with pytest.raises(ValueError, match="allowed values"):
         use_profile("gpu", tmp_path)
@@ -140,7 +146,7 @@ def _endpoint(raw, **fields):
     [
         (lambda raw: _endpoint(raw, serve="sit-0", base_url="http://x/v1"), "give either `serve`"),
         (lambda raw: _endpoint(raw, base_url="https://api.openai.com/v1"), "needs `model`"),
-        (lambda raw: _endpoint(raw, serve="sit-7"), "serve = 'sit-7'; allowed values: it-0, it-1, sit-0, sit-1"),
+        (lambda raw: _endpoint(raw, serve="sit-7"), "serve = 'sit-7'; allowed values: ablation_it-0"),
         (lambda raw: _endpoint(raw, serve="sit-0", sampling={"temprature": 0.0}), "temprature"),
         (lambda raw: raw["llm"].update(judge="gpt5"), "judge = 'gpt5' is not defined; allowed values: local"),
         (lambda raw: raw["seqeval"].update(ratios=[0.5, 0.5]), "ratios has 2 shares for 4 iterations"),
@@ -159,26 +165,37 @@ def test_an_api_key_cannot_be_written_into_params(tmp_path):
     assert "sk-secret" not in message
 
 
+def _run(**fields):
+    return {"train_data": ["task_suite"], "tables": ["table_6"], **fields}
+
+
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda runs: runs.update(x={"tables": ["table_6"], "train": "it", "generator": "local"}), "not both"),
-        (lambda runs: runs.update(x={"tables": ["table_6"], "train": "datalevel"}), "allowed: data_level"),
-        (lambda runs: runs.update(x={"tables": ["table_6"], "train": "../it.jsonl"}), "under outputs/<profile>/"),
-        (lambda runs: runs.update(x={"tables": ["table_9"], "train": "it"}), "runs.x.tables.0"),
-        (lambda runs: runs.update(x={"tables": ["table_6"], "train": "it", "base": "llama"}), "runs.x.base = 'llama'"),
-        (lambda runs: runs.update(x={"tables": ["table_6"], "generator": "gpt"}), "runs.x.generator = 'gpt'"),
-        (lambda runs: runs.update(x={"tables": ["table_6"], "train": "it", "tiny": {"hidden": 4}}), "hidden"),
-        (lambda runs: runs.update({"a-b": {"tables": ["table_6"], "train": "it"}}), "letters, digits and '_'"),
+        (lambda runs: runs.update(x=_run(generator="local_base")), "set transform: seq_instruct"),
+        (lambda runs: runs.update(x=_run(transform="datalevel")), "runs.x.transform"),
+        (lambda runs: runs.update(x=_run(train="../it.jsonl")), "under outputs/<profile>/"),
+        (lambda runs: runs.update(x=_run(tables=["tabel_9"])), "allowed: table_<N>"),
+        (lambda runs: runs.update(x=_run(tables=[])), "runs.x.tables"),
+        (lambda runs: runs.update(x=_run(train_data=[])), "runs.x.train_data"),
+        (lambda runs: runs.update(x=_run(base="llama")), "runs.x.base = 'llama'"),
+        (lambda runs: runs.update(x=_run(setup="v3")), "runs.x.setup = 'v3'"),
+        (lambda runs: runs.update(x=_run(seeds=[7])), "runs.x.seeds = [7]: each must be one of experiment.seeds"),
+        (lambda runs: runs.update(x=_run(transform="seq_instruct", generator="gpt")), "runs.x.generator = 'gpt'"),
+        (lambda runs: runs.update(x=_run(tiny={"hidden": 4})), "hidden"),
+        (lambda runs: runs.update(x=_run(train_overrides={"max_step": 5})), "runs.x.train_overrides"),
+        (lambda runs: runs.update({"a-b": _run()}), "letters, digits and '_'"),
     ],
 )
-def test_bad_ablation_runs_name_the_run_and_the_fix(tmp_path, edit, expected):
-    assert expected in _error(tmp_path, lambda raw: edit(raw["ablations"]["runs"]))
+def test_bad_runs_name_the_run_and_the_fix(tmp_path, edit, expected):
+    message = _error(tmp_path, lambda raw: edit(raw["runs"]))
+    assert expected in message, message
 
 
-def test_ablation_train_overrides_are_checked_as_a_training_setup(tmp_path):
-    message = _error(tmp_path, lambda raw: raw["ablations"]["train_overrides"].update(max_step=5))
-    assert "ablations.train_overrides" in message and "max_step" in message
+def test_training_data_cannot_come_from_a_model_trained_on_it(tmp_path):
+    """Seq-Instruct's generator (stage 03) makes training data: serving a trained run there is a DAG cycle."""
+    message = _error(tmp_path, lambda raw: raw["llm"].update(generator="local"))
+    assert "llm.generator = 'local' serves 'sit-0', a trained model" in message and "base/seed-0" in message
 
 
 def test_the_seq_instruct_split_needs_a_defined_endpoint(tmp_path):
@@ -187,6 +204,6 @@ def test_the_seq_instruct_split_needs_a_defined_endpoint(tmp_path):
 
     def unset(raw):
         del raw["ablations"]["seq_instruct_split"]
-        raw["ablations"]["runs"]["x"] = {"tables": ["table_12"], "train": "seq_instruct_split"}
+        raw["runs"]["x"] = _run(transform="seq_instruct_split")
 
     assert "needs ablations.seq_instruct_split" in _error(tmp_path, unset)

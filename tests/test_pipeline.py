@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from seqit_utils.config import load_config
 from seqit_utils.multimodal import vqa_data
+from seqit_utils.train.runs import train_entries
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SEQIT_SHARED_DATA") or ROOT.parent / "shared" / "data")
@@ -68,7 +70,9 @@ def project(tmp_path_factory):
         max_steps=40, save_steps=20, lr_scheduler_kwargs={"num_decay_steps": 8}
     )
     smoke["seq_instruct"]["limit"], smoke["seqeval"]["limit"] = 8, 8
-    smoke["ablations"]["train_overrides"] = {"max_steps": 10, "lr_scheduler_kwargs": {"num_decay_steps": 2}}
+    for run in smoke["runs"].values():  # the registry's short runs (ablations, swaps): 10 steps
+        if run.get("train_overrides"):
+            run["train_overrides"] = {"max_steps": 10, "lr_scheduler_kwargs": {"num_decay_steps": 2}}
     smoke["multimodal"]["data"].update(synthetic={"n_images": 12, "questions_per_image": 3, "seed": 0}, eval_limit=12)
     smoke["multimodal"]["tiny"]["lm_warmup_steps"] = 30
     (dest / "params" / "smoke.yaml").write_text(yaml.safe_dump(smoke, sort_keys=False))
@@ -92,7 +96,7 @@ def test_smoke_repro_runs_every_stage_then_skips(project):
     assert sit_data["records"] == {"it": 2600, "sit": 5200}
     for variant in ("it", "sit"):
         for seed in (0, 1):
-            trained = json.loads((out / f"metrics/finetune-{variant}-{seed}.json").read_text())
+            trained = json.loads((out / f"metrics/train-{variant}-{seed}.json").read_text())
             assert trained["global_step"] == 40 and trained["provenance"]["seeds"] == [seed]
             assert (out / f"models/{variant}-{seed}/model.safetensors").is_file()
             assert (out / f"notebooks/05_finetune-{variant}-{seed}.ipynb").is_file()
@@ -117,7 +121,7 @@ def test_smoke_repro_runs_every_stage_then_skips(project):
     assert split["steps"]["records"] == split["sequential_in_source"] <= 8
     assert split["steps"]["split_by_llm"] + sum(split["steps"]["left_out"].values()) == split["sequential_in_source"]
     params = yaml.safe_load((dest / "params" / "smoke.yaml").read_text())
-    _check_ablation_runs(out, params["ablations"]["runs"])
+    _check_ablation_runs(out, params["runs"])
     _check_multimodal(out)
 
     second = _run([*dvc, "repro"], dest, env)
@@ -156,7 +160,7 @@ def _check_llm_stages(out: Path) -> None:
             assert name.endswith(".jsonl") and cell["n"] > 0 and 0 <= cell["option_agreement"] <= 1, name
     else:
         assert "SEQIT_DATA_DIR" in agreement["skipped"]
-    assert "| ours (local) | 1 | 8 |" in (out / "tables/table4.md").read_text()
+    assert "| ours (local_base) | 1 | 8 |" in (out / "tables/table4.md").read_text()
     seqeval = json.loads((out / "metrics/seqeval.json").read_text())
     assert seqeval["benchmark"] == "constructed" and seqeval["n_items"] == 8
     for variant in ("it", "sit"):
@@ -211,9 +215,9 @@ def test_switching_profile_writes_its_own_folder(project, shared_data):
     # an unknown profile is refused before params.yaml changes
     bad = subprocess.run([sys.executable, "-m", "seqit_utils.config", "smoek"], cwd=dest, env=env, capture_output=True)
     assert bad.returncode != 0 and b"allowed values: paper, sample, smoke" in bad.stderr
-    sample = yaml.safe_load((dest / "params" / "sample.yaml").read_text())
-    written = {"profile": "sample", "seeds": [0, 1], "ablation_runs": list(sample["ablations"]["runs"])}
-    assert yaml.safe_load((dest / "params.yaml").read_text()) == written
+    written = yaml.safe_load((dest / "params.yaml").read_text())
+    assert written["profile"] == "sample" and written["seeds"] == [0, 1]
+    assert written["train_runs"] == train_entries(load_config("sample", dest))
     # switching back costs nothing: DVC's run cache restores every smoke stage instead of running it again
     _run([sys.executable, "-m", "seqit_utils.config", "smoke"], dest, env)
     back = _run([sys.executable, "-m", "dvc", "repro"], dest, env)
@@ -221,11 +225,14 @@ def test_switching_profile_writes_its_own_folder(project, shared_data):
 
 
 def _check_ablation_runs(out: Path, runs: dict) -> None:
-    """Every run of ablations.runs trained (10 steps here) on its own set and was evaluated into its tables."""
+    """Every run of the registry in Table 6/12 or the swaps trained (10 steps here) on its own set and was evaluated
+    into its tables."""
     evaluated = json.loads((out / "metrics/ablation_eval.json").read_text())
-    assert set(evaluated["runs"]) == set(runs)
-    for name, spec in runs.items():
-        trained = json.loads((out / f"metrics/ablation-{name}.json").read_text())
+    ablation_tables = {"table_6", "table_12", "model_swaps"}
+    tabled = {name: spec for name, spec in runs.items() if ablation_tables & set(spec["tables"])}
+    assert set(evaluated["runs"]) == set(tabled) and "it" not in tabled
+    for name, spec in tabled.items():
+        trained = json.loads((out / f"metrics/train-{name}-0.json").read_text())
         assert trained["global_step"] == 10 and trained["spec"]["tables"] == spec["tables"]
         assert evaluated["runs"][name]["two_step_seen"]["n"] == 20
         for table in spec["tables"]:
@@ -233,8 +240,8 @@ def _check_ablation_runs(out: Path, runs: dict) -> None:
     sizes = json.loads((out / "metrics/ablations.json").read_text())
     assert evaluated["trained"]["data_level"]["train_examples"] == sizes["data_level"]["sit_records"]
     assert evaluated["trained"]["sit_multi"]["train_examples"] == sizes["sit_multi"]["records"]
-    generated = json.loads((out / "metrics/ablation-seq_instruct_local.json").read_text())["source"]
-    assert generated["generator"] == "local" and generated["summary"]["iterations"][-1]["n"] == 8
+    generated = json.loads((out / "metrics/train-seq_instruct_local-0.json").read_text())["source"]
+    assert generated["generator"] == "local_base" and generated["summary"]["iterations"][-1]["n"] == 8
 
 
 def _check_multimodal(out: Path) -> None:
@@ -255,4 +262,5 @@ def _check_multimodal(out: Path) -> None:
     forced = {r["id"]: r["output"].split("\n")[0] for r in rows if r["condition"] == "sit_neg" and r["set"] == "vqav2"}
     assert len(forced) == 12 and all(forced[i] in every - captions[i] for i in forced)
     table = (out / "tables/table_3.md").read_text()
-    assert "| SIT (neg.) |" in table and "Paper numbers not transcribed" in table
+    assert "| SIT (neg.) | vqav2 | VQA accuracy |" in table and "| SIT | vqav2 | VQA accuracy |" in table
+    assert "SIT ↔ paper row InstructBLIP-Vicuna-7B · SIT" in table  # the paper's numbers beside ours

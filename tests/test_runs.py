@@ -1,4 +1,4 @@
-"""`seqit runs`: every model a profile trains, read from the validated params of each profile."""
+"""`seqit runs`: the run registry of each profile, as a table and as JSON (the listing contract)."""
 
 from __future__ import annotations
 
@@ -17,45 +17,54 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("profile", ["smoke", "sample", "paper"])
-def test_every_trained_model_is_listed_once(profile):
+def test_every_run_of_the_registry_is_listed_once(profile):
     config = load_config(profile, ROOT)
     listed = runs.list_runs(config)
     names = [r["run"] for r in listed]
-    assert len(names) == len(set(names))
-    assert {r["stage"] for r in listed} <= {"finetune", "ablation_finetune", "multimodal"}
-    pair = {r["run"]: r for r in listed if r["stage"] == "finetune"}
-    assert set(pair) == {"it", "sit"} and pair["sit"]["transform"] == config.experiment.sit_transform
+    assert len(names) == len(set(names)) and names[: len(config.runs)] == list(config.runs)
+    assert all(set(r) == set(runs.COLUMNS) and r["tables"] and r["train_data"] for r in listed)
+    assert all(t.startswith("table_") or t in ("model_swaps", "miniature") for r in listed for t in r["tables"])
+    pair = {r["run"]: r for r in listed if r["run"] in ("it", "sit")}  # the pair the evaluation notebooks read
+    assert pair["sit"]["transform"] == config.experiment.sit_transform and pair["it"]["transform"] == "none"
     assert pair["it"]["seeds"] == list(config.experiment.seeds)
-    ablations = [r["run"] for r in listed if r["stage"] == "ablation_finetune"]
-    assert ablations == [f"ablations/{name}" for name in config.ablations.runs]
-    assert all(set(r) == set(runs.COLUMNS) and r["tables"] for r in listed)
 
 
-def test_smoke_runs_train_on_the_task_suite_and_paper_on_alpaca():
-    smoke = {r["run"]: r for r in runs.list_runs(load_config("smoke", ROOT))}
-    assert smoke["it"]["train_data"] == ["task_suite"] and "miniature" in smoke["it"]["tables"]
-    assert smoke["it"]["base"] == "tiny (from config)"
+def test_paper_lists_each_table_with_its_own_training_data():
+    """Issue: Tables 2/9 train on translate-SIT, 4/5/10-13 on Seq-Instruct SIT of four sources, 6/12 on ablations."""
     paper = {r["run"]: r for r in runs.list_runs(load_config("paper", ROOT))}
     assert paper["it"]["base"] == "meta-llama/Meta-Llama-3-8B" and paper["it"]["train_data"] == ["alpaca"]
-    assert paper["ablations/mistral_sit"]["base"] == "mistralai/Mistral-7B-v0.1"
-    assert paper["ablations/seq_instruct_gpt4_turbo"]["transform"] == "seq_instruct (generator gpt4_turbo)"
+    assert paper["sit_translate"]["train_data"] == ["alpaca", "alpaca_multilingual"]
+    assert paper["sit_translate"]["transform"] == "translate" and "table_2" in paper["sit_translate"]["tables"]
+    assert paper["mistral_sit_translate"]["base"] == "mistralai/Mistral-7B-v0.1"
+    sources = {tuple(r["train_data"]) for r in paper.values() if r["transform"] == "seq_instruct"}
+    assert sources == {("alpaca",), ("flancot",), ("tulu_v2",), ("tulu_v2", "metamath")}
+    assert paper["sit_cmdr"]["transform"] == "seq_instruct (generator command_r_plus)"
+    assert {"data_level", "instance_level_it", "sit_split", "sit_multi"} <= set(paper)
     assert paper["multimodal_sit"]["tables"] == ["table_3"]
 
 
+def test_smoke_runs_train_on_the_task_suite():
+    smoke = {r["run"]: r for r in runs.list_runs(load_config("smoke", ROOT))}
+    assert smoke["it"]["train_data"] == ["task_suite"] and "miniature" in smoke["it"]["tables"]
+    assert smoke["it"]["base"] == "tiny (from config)" and smoke["it"]["seeds"] == [0, 1]
+    assert smoke["wide_sit"]["base"] == "tiny (from config) (hidden_size=192, intermediate_size=768)"
+
+
 def test_json_and_table_output(capsys):
-    assert cli.main(["runs", "--profile", "smoke", "--json"]) == 0
+    assert cli.main(["runs", "--profile", "paper", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert listed == runs.list_runs(load_config("smoke", ROOT))
+    assert listed == runs.list_runs(load_config("paper", ROOT))
+    assert {"run", "train_data", "transform", "base", "tables"} <= set(listed[0])
     assert cli.main(["runs", "--profile", "smoke"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == list(runs.COLUMNS) and len(lines) == 1 + len(listed)
+    assert lines[0].split() == list(runs.COLUMNS) and len(lines) == 1 + len(runs.list_runs(load_config("smoke", ROOT)))
     assert lines[1].index("task_suite") == lines[0].index("train_data")  # aligned columns
 
 
 def test_console_script_and_unknown_profile():
     script = Path(sys.executable).parent / "seqit"
     done = subprocess.run([str(script), "runs", "--profile", "nope"], capture_output=True, text=True, cwd=ROOT)
-    assert done.returncode == 1 and "nope" in done.stderr
+    assert done.returncode == 1 and "nope" in done.stderr and "allowed values: paper, sample, smoke" in done.stderr
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, cwd=ROOT, check=True)
     for command in ("profile", "runs", "notebook", "figures"):
         assert command in done.stdout

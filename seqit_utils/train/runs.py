@@ -1,66 +1,237 @@
-"""Every model a profile trains, as one list: what it trains on, with which transform, from which base, for which
-tables, and which DVC stage trains it (`seqit runs`).
+"""The run registry (`runs:` in params): every model a profile trains, one recipe each, trained by one DVC stage.
 
-Three stages train models today: `finetune` (the IT/SIT pair of notebook 05, one per `experiment.seeds`),
-`ablation_finetune` (`ablations.runs`, Table 6/12 and the §5.2 swaps) and `multimodal` (Table 3's Q-Formers). This
-module reads all three from the validated params, so the list is what `dvc repro` would train. Ablation runs are
-listed as `ablations/<name>` (their own models, trained apart from the pair even where the recipe is the same).
+A run names its source data (`train_data`), its `transform` (none, the manual SIT transforms of §2.2/§4.1,
+Seq-Instruct, or a §5.1 ablation builder), its base, setup and seeds, and the tables its models feed. Stage `train`
+(notebook 05) trains `<run>-<seed>` into `outputs/<profile>/models/<run>-<seed>/` for each seed; `seqit runs` lists
+the registry. Where each transform's training set comes from:
+
+- none / `experiment.sit_transform`: `sit/it.jsonl` / `sit/sit.jsonl` (task suite or Alpaca), stage `sit_data` (02);
+- the §5.1 builders (data_level, …): `ablations/<transform>.jsonl`, stage `ablations` (09);
+- seq_instruct: `seq_instruct/iteration_<n>.jsonl` by `llm.generator`, stage `seq_instruct` (03); or, with the
+  run's own `generator`, Seq-Instruct run inside stage `train` (the §5.2 generator swap).
+All paths are under `outputs/<profile>/`.
+
+A recipe no stage builds yet (e.g. translate-SIT over multilingual Alpaca) fails before any training with a message
+naming its source and the fix (`train:` a file you built).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
-from seqit_utils.config import Config, find_project_root, load_config
+from seqit_utils import io
+from seqit_utils.config import ABLATION_SETS, Config, RunSpec, TrainSetup, find_project_root, load_config
+from seqit_utils.train import experiment
 
-# Tables the IT/SIT pair of stage `finetune` feeds (notebooks 01, 04, 06, 08, 10).
-PAIR_TABLES = ("table_1", "table_2", "table_5", "table_7", "table_8", "table_9", "table_10", "table_11", "table_13")
-COLUMNS = ("run", "train_data", "transform", "base", "tables", "stage", "seeds")
-
-
-def _pair_data(config: Config) -> list[str]:
-    """What stage 02 builds the IT/SIT sets from: the task suite, or the real training data (Alpaca)."""
-    if config.data.task_suite is not None:
-        return ["task_suite"]
-    return [name for name, spec in config.data.datasets.items() if spec.loader == "alpaca"]
+COLUMNS = ("run", "train_data", "transform", "base", "tables", "seeds")
 
 
-def _base(config: Config, key: str | None) -> str:
-    spec = config.model.base_models[key or config.model.base]
-    return "tiny (from config)" if spec.name_or_path == "tiny" else spec.name_or_path
+def run_spec(config: Config, name: str) -> RunSpec:
+    """`runs[name]`; a ValueError names the runs the profile has."""
+    if name not in config.runs:
+        raise ValueError(f"run = {name!r} is not in runs of profile {config.profile!r}; has: {', '.join(config.runs)}")
+    return config.runs[name]
+
+
+def split_key(config: Config, key: str) -> tuple[str, int]:
+    """`<run>-<seed>` (a stage `train` entry) → (run, seed), both checked against the registry."""
+    name, _, seed = key.rpartition("-")
+    if not name or not seed.isdigit() or key not in config.trained_models():
+        raise ValueError(f"run = {key!r}: expected <run>-<seed>, one of {', '.join(config.trained_models())}")
+    return name, int(seed)
+
+
+def seeds(config: Config, name: str) -> list[int]:
+    return list(run_spec(config, name).seeds or config.experiment.seeds)
+
+
+def model_dir(config: Config, key: str, root: str | Path = ".") -> Path:
+    """Where stage `train` writes model `<run>-<seed>`."""
+    return experiment.profile_dir(config, root) / "models" / key
+
+
+def setup(config: Config, name: str) -> TrainSetup:
+    """The run's training setup with its `train_overrides` applied (validated)."""
+    run = run_spec(config, name)
+    base = config.train.setups[run.setup or config.train.setup]
+    return TrainSetup.model_validate(base.model_dump() | run.train_overrides)
+
+
+def template(config: Config, name: str) -> str:
+    return config.model.base_models[run_spec(config, name).base or config.model.base].prompt_template
+
+
+def pair_data(config: Config) -> list[str]:
+    """What stage 02 builds `sit/it.jsonl` and `sit/sit.jsonl` from (`experiment.training_sets`): the task suite
+    and/or the real Alpaca records (data set `alpaca`)."""
+    return ["task_suite"] * (config.data.task_suite is not None) + ["alpaca"] * ("alpaca" in config.data.datasets)
+
+
+def seq_instruct_data(config: Config) -> list[str]:
+    """The data set stage 03 runs Seq-Instruct over (`seq_instruct.source`: `real/<name>` or `task_suite/<set>`)."""
+    if config.seq_instruct is None:
+        return []
+    kind, _, name = config.seq_instruct.source.partition("/")
+    return ["task_suite"] if kind == "task_suite" else [name]
+
+
+def training_source(config: Config, name: str) -> str | None:
+    """The training file of run `name` relative to `outputs/<profile>/`; None for a generator run (it makes its own
+    set). A ValueError names the recipe when no stage builds its set."""
+    run = run_spec(config, name)
+    if run.train is not None:
+        return run.train
+    if run.transform in ("none", config.experiment.sit_transform) and sorted(run.train_data) == sorted(
+        pair_data(config)
+    ):
+        return "sit/it.jsonl" if run.transform == "none" else "sit/sit.jsonl"
+    if run.transform in ABLATION_SETS:
+        return f"ablations/{run.transform}.jsonl"
+    if run.transform == "seq_instruct" and sorted(run.train_data) == seq_instruct_data(config):
+        return None if run.generator else f"seq_instruct/iteration_{config.seq_instruct.iterations}.jsonl"
+    raise ValueError(
+        f"runs.{name}: no stage builds transform {run.transform!r} over {run.train_data} yet (stage sit_data builds "
+        f"none/{config.experiment.sit_transform} over {pair_data(config)}, stage seq_instruct Seq-Instruct over "
+        f"{seq_instruct_data(config)}); build the set and give `train: <file under outputs/{config.profile}/>`"
+    )
+
+
+def dependency(config: Config, name: str) -> str:
+    """The path under `outputs/<profile>/` stage `train` depends on for run `name` (its training data)."""
+    try:
+        source = training_source(config, name)
+    except ValueError:
+        return "data"  # the entry fails at its start, naming the recipe; the data stage's outs stand in
+    return "data" if source is None else source  # a generator run reads seq_instruct.source from data/
+
+
+def train_entries(config: Config) -> dict[str, dict[str, Any]]:
+    """params.yaml's `train_runs`: `<run>-<seed>` → {run, seed, data} for dvc.yaml's `train` stage."""
+    return {
+        f"{name}-{seed}": {"run": name, "seed": seed, "data": dependency(config, name)}
+        for name in config.runs
+        for seed in seeds(config, name)
+    }
+
+
+def training_records(config: Config, name: str, root: str | Path = ".") -> tuple[list[dict], dict[str, Any]]:
+    """(records, where they came from) for run `name`."""
+    run = run_spec(config, name)
+    source = training_source(config, name)
+    if source is None:
+        return generator_records(config, run, root)
+    path = experiment.profile_dir(config, root) / source
+    if not path.is_file():
+        stage = {"sit": "sit_data", "ablations": "ablations", "seq_instruct": "seq_instruct"}.get(source.split("/")[0])
+        fix = f"run `dvc repro {stage}` first" if stage else "check the path (relative to outputs/<profile>/)"
+        raise FileNotFoundError(f"runs.{name} trains on {source}: {path} does not exist; {fix}")
+    records = io.read_jsonl(path)
+    if source.startswith("seq_instruct/"):
+        records = [_as_training(r) for r in records]
+    return records, {"train_file": source}
+
+
+def _as_training(record: dict[str, Any]) -> dict[str, Any]:
+    return {"id": record["id"], "instruction": record["instruction"], "input": record.get("input", ""),
+            "output": record["output"]}  # fmt: skip
+
+
+def generator_records(config: Config, run: RunSpec, root: str | Path = ".") -> tuple[list[dict], dict[str, Any]]:
+    """§5.2 generator swap: Seq-Instruct over `seq_instruct.source` (limit, iterations, options of the profile) with
+    `run.generator`; the last iteration's records as a training set. Requests go through the profile's LLM cache,
+    so a re-run sends nothing it sent before."""
+    from seqit_utils.llm import endpoints
+    from seqit_utils.llm import stages as llm_stages
+    from seqit_utils.sit import seq_instruct
+
+    spec = config.seq_instruct
+    records = llm_stages.stage_records(config, spec.source, spec.limit, root)
+    with endpoints.open_endpoint(config, run.generator, root, progress=False) as client:
+        result = seq_instruct.run_seq_instruct(
+            records, client.complete, iterations=spec.iterations, allowed_options=spec.allowed_options,
+            seed=config.seed,
+        )  # fmt: skip
+    train = [_as_training(r) for r in result.records_by_iteration[-1]]
+    report = {"generator": run.generator, "source": spec.source, "summary": result.summary,
+              "client": llm_stages.stats_dict(client.totals)}  # fmt: skip
+    return train, report
+
+
+def base_model(config: Config, key: str, texts: list[str], root: str | Path = ".") -> str:
+    """The run's starting point: `model.base_models[run.base]`, stage 02's tiny base of the seed, or — with
+    `run.tiny` — a tiny base of the changed shape built here (tokenizer trained on `texts`, like stage 02's)."""
+    name, seed = split_key(config, key)
+    run = run_spec(config, name)
+    spec = config.model.base_models[run.base or config.model.base]
+    if spec.name_or_path != "tiny":
+        return spec.name_or_path
+    if not run.tiny:
+        return str(experiment.profile_dir(config, root) / "models" / "base" / f"seed-{seed}")
+    from seqit_utils.train import tiny
+
+    folder = experiment.profile_dir(config, root) / "checkpoints" / f"base-{key}"
+    with io.atomic_dir(folder) as tmp:
+        tiny.build_tiny(texts, tmp, seed=seed, **(config.model.tiny.model_dump() | run.tiny))
+    return str(folder)
+
+
+def train_run(
+    config: Config, key: str, root: str | Path = ".", data: tuple[list[dict], dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Train `<run>-<seed>` (resumable from `checkpoints/<key>-<hash>/`) into `models/<run>-<seed>/`; returns the
+    summary. `data`: `training_records`' result when already loaded (it is checked before any model is built)."""
+    from seqit_utils.train import trainer
+
+    name, seed = split_key(config, key)
+    run = run_spec(config, name)
+    records, source = data or training_records(config, name, root)
+    texts = []
+    if run.tiny:  # the same tokenizer texts as stage 02's tiny bases
+        sit_set = io.read_jsonl(experiment.profile_dir(config, root) / "sit" / "sit.jsonl")
+        prompts = experiment.prompts_for(sit_set, template(config, name))
+        texts = [p + r["output"] for p, r in zip(prompts, sit_set, strict=True)]
+    base = base_model(config, key, texts, root)
+    run_setup = setup(config, name)
+    fingerprint = io.stable_hash(
+        {"setup": run_setup.model_dump(mode="json"), "run": run.model_dump(mode="json"),
+         "model": config.model.model_dump(mode="json"), "train": io.stable_hash(records)}
+    )  # fmt: skip
+    checkpoints = experiment.profile_dir(config, root) / "checkpoints" / f"{key}-{fingerprint[:10]}"
+    final = model_dir(config, key, root)
+    summary = trainer.train(
+        base, records, checkpoints, run_setup, template=template(config, name), seed=seed, final_dir=final
+    )
+    if "train_file" not in source:  # a generator run's set exists nowhere else: keep it beside the model
+        io.write_jsonl(final / "train.jsonl", records)
+    return {"run": name, "seed": seed, "spec": run.model_dump(mode="json"), "base": base, "source": source, **summary}
+
+
+# ---------------------------------------------------------------- listing (`seqit runs`)
+def _base_label(config: Config, run: RunSpec) -> str:
+    spec = config.model.base_models[run.base or config.model.base]
+    label = "tiny (from config)" if spec.name_or_path == "tiny" else spec.name_or_path
+    return label + (f" ({', '.join(f'{k}={v}' for k, v in run.tiny.items())})" if run.tiny else "")
 
 
 def list_runs(config: Config) -> list[dict[str, Any]]:
-    """One entry per trained model (seeds folded into one entry per run), keys as `COLUMNS`."""
-    pair_data, seeds = _pair_data(config), list(config.experiment.seeds)
-    transforms = {"it": "none", "sit": config.experiment.sit_transform}
-    tables = [*PAIR_TABLES, "miniature"] if config.data.task_suite is not None else list(PAIR_TABLES)
-    runs = [
-        {"run": variant, "train_data": pair_data, "transform": transforms[variant], "base": _base(config, None),
-         "tables": tables, "stage": "finetune", "seeds": seeds}
-        for variant in ("it", "sit")
-    ]  # fmt: skip
-    ablations = config.ablations
-    for name, run in (ablations.runs if ablations else {}).items():
-        if run.generator is not None:
-            source = config.seq_instruct.source if config.seq_instruct else "?"
-            data, transform = [source], f"seq_instruct (generator {run.generator})"
-        else:
-            data, transform = pair_data, transforms.get(run.train, run.train)
-        base = _base(config, run.base) + (f" ({', '.join(f'{k}={v}' for k, v in run.tiny.items())})" if run.tiny else "")
+    """One entry per run of the registry (plus Table 3's Q-Formers, trained by stage `multimodal`), keys `COLUMNS`."""
+    runs = []
+    for name, run in config.runs.items():
+        transform = run.transform + (f" (generator {run.generator})" if run.generator else "")
         runs.append(
-            {"run": f"ablations/{name}", "train_data": data, "transform": transform, "base": base,
-             "tables": list(run.tables), "stage": "ablation_finetune", "seeds": [seeds[0]]}
+            {"run": name, "train_data": list(run.train_data), "transform": transform, "base": _base_label(config, run),
+             "tables": list(run.tables), "seeds": seeds(config, name)}
         )  # fmt: skip
     if config.multimodal is not None:
         mm = config.multimodal
-        data = ["synthetic images"] if mm.data.source == "synthetic" else ["vqav2", "coco_captions"]
+        data = ["synthetic_images"] if mm.data.source == "synthetic" else ["vqav2", "coco_captions"]
         for name, transform in (("multimodal_it", "none"), ("multimodal_sit", "caption")):
             runs.append(
                 {"run": name, "train_data": data, "transform": transform, "base": mm.model, "tables": ["table_3"],
-                 "stage": "multimodal", "seeds": [mm.seed]}
+                 "seeds": [mm.seed]}
             )  # fmt: skip
     return runs
 
@@ -76,7 +247,7 @@ def as_table(runs: list[dict[str, Any]]) -> str:
 
 def add_command(subparsers: Any) -> None:
     """`seqit runs --profile P [--json]`."""
-    help_text = "list every model a profile trains: training data, transform, base model, tables, stage"
+    help_text = "list the run registry: each model's training data, transform, base model, tables and seeds"
     parser = subparsers.add_parser("runs", help=help_text, description=help_text)
     parser.add_argument("--profile", default="smoke", help="smoke | sample | paper (default: smoke)")
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
