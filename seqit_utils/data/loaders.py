@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from seqit_utils.data.sft_sources import SFT_LOADERS
 from seqit_utils.data.sources import DATA_DIR_ENV, DataNotFoundError, MalformedRecordError, Row, field, read_rows
 from seqit_utils.train import hub_adapters as hub
 
@@ -256,6 +257,7 @@ LOADERS: dict[str, Callable[..., list[dict]]] = {
     "seqit_eval_test": load_seqit_eval_test,
     "seqit_eval_xquad_few_shot": load_seqit_eval_xquad_few_shot,
     "xquad": load_xquad,
+    **SFT_LOADERS,  # training sets of §4.1.1/§4.2 (seqit_utils.data.sft_sources)
 }
 
 

@@ -6,6 +6,7 @@ a bad record or a missing dataset writes nothing.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from tqdm.auto import tqdm
 
 from seqit_utils import io
 from seqit_utils.config import Config, data_dir
-from seqit_utils.data import loaders, tasks
+from seqit_utils.data import loaders, sizes, tasks
 
 
 def build_task_suite(config: Config) -> dict[str, list[dict[str, Any]]]:
@@ -29,9 +30,12 @@ def load_datasets(config: Config) -> dict[str, list[dict[str, Any]]]:
     out = {}
     specs = config.data.datasets
     for name, spec in tqdm(specs.items(), desc="load datasets", disable=not specs):
+        # §4.2 samples are drawn with the profile's seed unless the entry names its own.
+        seed = {"seed": config.seed} if "seed" in inspect.signature(loaders.LOADERS[spec.loader]).parameters else {}
         out[name] = loaders.load(
-            spec.loader, path=spec.path, data_dir=data_dir(config), limit=spec.limit, **spec.options
+            spec.loader, path=spec.path, data_dir=data_dir(config), limit=spec.limit, **(seed | spec.options)
         )
+        sizes.check_spec(name, spec, out[name], data_dir(config))  # a sample where the full set is meant: refused
     return out
 
 
