@@ -94,15 +94,16 @@ def test_xquad_gold_steps_score_perfectly(xquad, lang):
     references = None if lang == "en" else [r["steps"][0]["output"] for r in sit]
     followed = None if lang == "en" else 1.0
     _, summary = score_xquad([r["output"] for r in sit], sit, references=references)
-    assert (summary["accuracy"], summary["exact_match"], summary["followed"]) == (1.0, 1.0, followed)
+    # The recorded gold outputs answer in the item's language: the native columns are exact.
+    assert (summary["strict_exact_match_native"], summary["strict_follow_rate"]) == (1.0, followed)
     _, summary = score_xquad([r["output"] for r in it], it)
-    assert summary["accuracy"] == 1.0
+    assert summary["strict_exact_match_native"] == 1.0
     # An answer alone does not follow the translate step; another item's answer is mostly wrong.
     if references:
         _, summary = score_xquad([r["answers"][0] for r in sit], sit, references=references)
-        assert summary["followed"] == 0.0 and summary["accuracy"] == 1.0
+        assert summary["strict_follow_rate"] == 0.0 and summary["strict_exact_match_native"] == 1.0
     _, summary = score_xquad(_shifted([r["output"] for r in it]), it)
-    assert summary["accuracy"] < 0.1
+    assert summary["strict_exact_match_native"] < 0.1
 
 
 def test_xquad_paper_wording(shared_data):
@@ -220,8 +221,8 @@ def test_mgsm_gold_steps_score_perfectly(shared_data, lang):
             )
             for r in records
         ]
-        assert score_gsm(outputs, records)[1]["accuracy"] == 1.0
-        assert score_gsm(_shifted(outputs), records)[1]["accuracy"] < 0.1
+        assert score_gsm(outputs, records)[1]["strict_accuracy"] == 1.0
+        assert score_gsm(_shifted(outputs), records)[1]["strict_accuracy"] < 0.1
 
 
 def test_mgsm_shots_seed_and_options(shared_data):
@@ -290,8 +291,8 @@ def test_csqa_hand_checked_prompts(csqa, shared_data):
 def test_csqa_gold_steps_score_perfectly(csqa):
     for name in ("single", "repeat"):
         records = csqa[name]
-        assert score_csqa([r["output"] for r in records], records)[1]["accuracy"] == 1.0
-        assert score_csqa(_shifted([r["output"] for r in records]), records)[1]["accuracy"] < 0.4
+        assert score_csqa([r["output"] for r in records], records)[1]["strict_accuracy"] == 1.0
+        assert score_csqa(_shifted([r["output"] for r in records]), records)[1]["strict_accuracy"] < 0.4
     report = metrics.following_report([r["output"] for r in csqa["repeat"]], csqa["repeat"])
     assert report["follow_all"] == report["accuracy"] == report["intermediate_exact"] == 1.0
 
@@ -309,7 +310,7 @@ def test_csqa_paraphrase_callable_seed_and_limit(shared_data):
     assert records[0]["steps"][0]["output"] == "In other words: " + records[0]["input"]
     assert records[1]["steps"][0]["output"] is None and records[1]["output"] is None  # empty paraphrase: unknown
     known = [r for r in records if r["output"] is not None]
-    assert len(known) == 11 and score_csqa([r["output"] for r in known], known)[1]["accuracy"] == 1.0
+    assert len(known) == 11 and score_csqa([r["output"] for r in known], known)[1]["strict_accuracy"] == 1.0
     assert (
         _ids(records)
         == _ids(sets["single"])

@@ -65,8 +65,8 @@ def test_unconfigured_and_missing_benchmarks_are_skipped_with_the_reason(shared_
 
 
 def gold_output(benchmark, setting, record):
-    if benchmark == "xquad":
-        answer = record["answers"][0]
+    if benchmark == "xquad":  # the prompt asks for an English answer: both metrics score against the English gold
+        answer = record["answers_en"][0]
         sequential = setting.startswith("sit-") and not setting.endswith("/en")
         return f"{record['steps'][0]['output']}\n{answer}" if sequential else answer
     if benchmark == "mgsm":
@@ -94,16 +94,19 @@ def test_gold_answers_score_100_and_wrong_answers_0_through_the_stage_scoring(co
     right, _ = evaluation.score(config, benchmark, by_setting, gold)
     bad, _ = evaluation.score(config, benchmark, by_setting, wrong)
     for setting in by_setting:
-        assert right[setting]["accuracy"] == 1.0, (setting, right[setting])
-        assert bad[setting]["accuracy"] == 0.0, (setting, bad[setting])
+        for family in ("paper", "strict"):
+            assert right[setting][f"{family}_accuracy"] == 1.0, (setting, right[setting])
+            assert bad[setting][f"{family}_accuracy"] == 0.0, (setting, bad[setting])
         if benchmark == "xquad" and setting.startswith("sit-") and not setting.endswith("/en"):
-            assert (right[setting]["follow_rate"], bad[setting]["follow_rate"]) == (1.0, 0.0)
+            assert (right[setting]["strict_follow_rate"], bad[setting]["strict_follow_rate"]) == (1.0, 0.0)
+            assert (right[setting]["paper_follow_rate"], bad[setting]["paper_follow_rate"]) == (1.0, 0.0)
         if benchmark == "xquad":
-            assert right[setting]["exact_match"] == 1.0 and right[setting]["f1"] == 1.0
+            assert right[setting]["strict_exact_match"] == 1.0 and right[setting]["strict_f1"] == 1.0
+            assert set(right[setting]) >= {"strict_exact_match_native", "strict_f1_native", "n", "no_answer"}
         if benchmark == "csqa":
-            assert right[setting]["follow_rate"] == 1.0
+            assert right[setting]["strict_follow_rate"] == 1.0
     if benchmark == "csqa":  # a bare answer skips the repeat / paraphrase step
-        assert bad["repeat"]["follow_rate"] == 0.0 and bad["paraphrase"]["follow_rate"] == 0.0
+        assert bad["repeat"]["strict_follow_rate"] == 0.0 and bad["paraphrase"]["strict_follow_rate"] == 0.0
 
 
 def test_benchmark_metrics_average_groups_and_derive_the_table_settings():
@@ -115,26 +118,26 @@ def test_benchmark_metrics_average_groups_and_derive_the_table_settings():
 
     def summary(it_de, sit_de, it_vi=0.0, sit_vi=0.0):
         return {
-            "it-prompt/de": {"n": 4, "accuracy": it_de, "follow_rate": None},
-            "sit-prompt/de": {"n": 4, "accuracy": sit_de, "follow_rate": 0.5},
-            "it-prompt/vi": {"n": 4, "accuracy": it_vi, "follow_rate": None},
-            "sit-prompt/vi": {"n": 4, "accuracy": sit_vi, "follow_rate": 1.0},
+            "it-prompt/de": {"n": 4, "paper_accuracy": it_de, "paper_follow_rate": None},
+            "sit-prompt/de": {"n": 4, "paper_accuracy": sit_de, "paper_follow_rate": 0.5},
+            "it-prompt/vi": {"n": 4, "paper_accuracy": it_vi, "paper_follow_rate": None},
+            "sit-prompt/vi": {"n": 4, "paper_accuracy": sit_vi, "paper_follow_rate": 1.0},
         }
 
     per_model = {"it-0": summary(0.25, 0.0), "it-1": summary(0.75, 1.0), "sit-0": summary(0.0, 0.5, sit_vi=1.0)}
     out = evaluation.benchmark_metrics("xquad", models, per_model)
     assert out["it"]["models"] == ["it-0", "it-1"]
-    assert out["it"]["it-prompt/de"] == {"n": 4, "accuracy": 0.5, "follow_rate": None}
+    assert out["it"]["it-prompt/de"] == {"n": 4, "paper_accuracy": 0.5, "paper_follow_rate": None}
     assert out["it"]["de"] == out["it"]["it-prompt/de"]  # IT rows report the IT prompt
-    assert out["sit"]["de"]["accuracy"] == 0.5 and out["sit"]["vi"]["accuracy"] == 1.0  # SIT rows: the SIT prompt
-    assert out["sit"]["all"]["accuracy"] == 0.75 and out["sit"]["all"]["follow_rate"] == 0.75
-    assert out["it-1"]["all"]["accuracy"] == 0.375
+    assert out["sit"]["de"]["paper_accuracy"] == 0.5 and out["sit"]["vi"]["paper_accuracy"] == 1.0  # the SIT prompt
+    assert out["sit"]["all"]["paper_accuracy"] == 0.75 and out["sit"]["all"]["paper_follow_rate"] == 0.75
+    assert out["it-1"]["all"]["paper_accuracy"] == 0.375
     mgsm = evaluation.benchmark_metrics(
         "mgsm",
         {"m": models["it-0"]},
-        {"m": {"en-cot/de": {"n": 2, "accuracy": 1.0}, "en-cot/fr": {"n": 2, "accuracy": 0.0}}},
+        {"m": {"en-cot/de": {"n": 2, "strict_accuracy": 1.0}, "en-cot/fr": {"n": 2, "strict_accuracy": 0.0}}},
     )
-    assert mgsm["it"]["en-cot/all"] == {"n": 2, "accuracy": 0.5}
+    assert mgsm["it"]["en-cot/all"] == {"n": 2, "strict_accuracy": 0.5}
 
 
 @pytest.fixture(scope="module")
@@ -226,15 +229,15 @@ def test_paper_tables_name_skipped_benchmarks_and_read_seqeval_means(tmp_path):
     metrics.mkdir()
     (metrics / "gsm8k.json").write_text(json.dumps({"sit": {"all": {"accuracy": 0.25}}}))
     (metrics / "mmlu.json").write_text(json.dumps({"skipped": "data not available (offline)"}))
-    (metrics / "seqeval.json").write_text(json.dumps({"mean": {"sit": {"follow_rate": 0.5}, "it": {}}}))
+    (metrics / "seqeval.json").write_text(json.dumps({"mean": {"sit": {"win_rate": 0.5}, "it": {}}}))
     unparsed = {"all": {"win_rate": None, "n": 4, "n_scored": 0}}
     (metrics / "alpaca_eval.json").write_text(json.dumps({"it": unparsed, "sit": unparsed}))
     table = paper_tables.write_paper_tables(["table_5"], metrics, tmp_path / "tables")["table_5"]
-    assert table.value("SIT", "GSM8K") == 25.0 and table.value("SIT", "SeqEval") == 50.0
-    assert table.value("IT", "SeqEval") is None and table.value("SIT", "MMLU") is None
+    assert table.value("SIT", "gsm8k") == 25.0 and table.value("SIT", "seqeval") == 50.0
+    assert table.value("IT", "seqeval") is None and table.value("SIT", "mmlu") is None
     not_run, empty = table.notes[-2:]
     assert "mmlu: data not available (offline)" in not_run and "arc_challenge: no metrics file" in not_run
-    assert empty.startswith("Empty although run: AlpacaEval (no value computed")  # ran, no verdict parsed
+    assert empty.startswith("Empty although run: alpacaeval2 (no value computed")  # ran, no verdict parsed
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["table_5.csv", "table_5.md", "table_5.tex"]
 
 
@@ -295,7 +298,7 @@ def test_a_language_without_files_is_skipped_alone_and_named_in_the_metrics_and_
     written = json.loads(path.read_text())
     assert list(written["skipped_settings"]) == ["ar"] and written["sit"]["de"]["n"] == 2
     table = paper_tables.write_paper_tables(["table_9"], path.parent, tmp_path / "tables")["table_9"]
-    assert table.value("SIT", "ar") is None and table.value("SIT", "de") is not None
+    assert table.value("SIT", "ar_acc") is None and table.value("SIT", "de_acc") is not None
     assert table.notes[-1] == "Not run: xquad ar: data not found: dataset 'xquad': could not find 'xquad.ar.json'."
     with pytest.raises(ValueError, match="csqa: no metrics and no reason it was skipped"):
         evaluation.write_benchmark(config, "csqa", None, {}, tmp_path)

@@ -40,7 +40,16 @@ from seqit_utils.evaluate.judge import (
         ("[[Yes, 4.0]]", True, 4),
         ("[[[Yes, 4]]]", True, 4),
         ("Format: [[answered, rating]]. My verdict: [[No, 3]]", False, 3),  # the quoted format is not a verdict
-        ("First thought [[Yes, 5]], but part 2 is missing: [[No, 2]]", False, 2),  # last verdict wins
+        # Issue 17: the first well-formed verdict wins; what follows is a format reminder or code, not a revision.
+        ("The first part is skipped.\n[[No, 2]]\n\nRemember to answer in the form [[Yes, 5]] or [[No, 1]].", False, 2),
+        ("Verdict: [[Yes, 3]]\n```python\nprint(grid[[0]])\nassert rows == [[No, 1]]\n```", True, 3),
+        # Issue 17: verdict shapes real judges write.
+        ("The response answers both parts.\n[[Yes, 4.]]", True, 4),
+        ("Both tasks are addressed.\n[[Yes, 4 out of 5]]", True, 4),
+        ("[[Yes, 4/5]]", True, 4),
+        ("两个部分都回答了。\n[[Yes，4]]", True, 4),  # full-width comma
+        ("Complete and correct.\n[[Yes-4]]", True, 4),  # a dash separates the fields: 4, not -4
+        ("[[No – 2]]", False, 2),
         ("an unclosed [[ here, then [[Yes, 4]]", True, 4),
         ("[[Yes,\n 4]]", True, 4),
     ],
@@ -63,14 +72,13 @@ def test_parse_verdict_accepts(reply, answered, rating):
         ("[[answered, rating]]", MALFORMED),
         ("[[Maybe, 3]]", MALFORMED),
         ("[[Yes, four]]", MALFORMED),
-        ("[[Yes, 4/5]]", MALFORMED),
         ("[[Not, 3]]", MALFORMED),
         ("[[Yes, 6]]", OUT_OF_RANGE),
         ("[[No, 0]]", OUT_OF_RANGE),
-        ("[[Yes, -1]]", OUT_OF_RANGE),
+        ("[[Yes, -1]]", MALFORMED),  # a rating is never negative: "-" before it is no separator here
         ("[[Yes, 10]]", OUT_OF_RANGE),
         ("[[Yes, 4.5]]", NOT_INTEGER),
-        ("[[Yes, 4]] ... on reflection [[Yes, 7]]", OUT_OF_RANGE),  # no fall-back to the earlier verdict
+        ("[[Yes, 7]] ... on reflection [[Yes, 4]]", OUT_OF_RANGE),  # no fall-back to a later verdict
     ],
 )
 def test_parse_verdict_rejects_with_a_reason(reply, reason):

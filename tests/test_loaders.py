@@ -203,6 +203,49 @@ def test_selfseq_samples_keep_every_field(shared_data):
     assert cleaned[0]["idx"] == 40125 and cleaned[0]["output"]
 
 
+def test_every_real_recording_name_parses_and_source_samples_do_not(shared_data):
+    from seqit_utils.data.loaders import parse_recording_name
+
+    names = list_selfseq_samples(data_dir=shared_data)
+    parsed = {name: parse_recording_name(name) for name in names}
+    assert [name for name, got in parsed.items() if got is None] == ["alpaca-cleaned_20"]  # the source sample
+    assert {got[0] for got in parsed.values() if got} == {"alpaca-cleaned"}
+    # Issue 17: the authors' FlanCoT names (held back from shared data) and any `<source>_…` prefix.
+    name = "flancot_filtered_15k-Meta-Llama-3-70B-Instruct-generate_instruct-refine-final"
+    assert parse_recording_name(name) == (
+        "flancot_filtered_15k",
+        "Meta-Llama-3-70B-Instruct",
+        "generate_instruct-refine-final",
+    )
+    assert parse_recording_name("flancot_filtered_15k-gpt-4-turbo") == ("flancot_filtered_15k", "gpt-4-turbo", "")
+    assert parse_recording_name("tulu_v2_sample-c4ai-command-r-plus-generate_instruct")[1] == "c4ai-command-r-plus"
+
+
+def _recording(folder, name, rows):
+    """A recording in the authors' layout (`seqit_selfseq_samples/<subset>/<name>.jsonl`), written by the test."""
+    path = folder / "seqit_selfseq_samples" / "flancot" / f"{name}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_a_recording_with_duplicate_idx_loads_every_record_and_marks_them(tmp_path):
+    # As the authors' FlanCoT Llama-3-70B refine-final file: each idx three times, differing in final_instruction.
+    name = "flancot_filtered_15k-Meta-Llama-3-70B-Instruct-generate_instruct-refine-final"
+    rows = [{"idx": i, "instruction": f"q{i}", "input": "", "option": "B", "final_instruction": f"v{k}"}
+            for i in (7, 8) for k in range(3)]  # fmt: skip
+    rows.append({"idx": 9, "instruction": "q9", "input": "", "option": "D"})
+    _recording(tmp_path, name, rows)
+    records = load("selfseq_samples", name=name, subset="flancot", data_dir=tmp_path)
+    assert len(records) == 7 and [r["final_instruction"] for r in records[:3]] == ["v0", "v1", "v2"]
+    assert [r["idx_repeat"] for r in records] == [0, 1, 2, 0, 1, 2, 0]
+    assert [r["duplicate_idx"] for r in records] == [True] * 6 + [False]
+    assert records[1]["id"].endswith(f"{name}/7#1") and records[6]["id"].endswith(f"{name}/9")
+    assert {(r["source"], r["generator"], r["stage"]) for r in records} == {
+        ("flancot_filtered_15k", "Meta-Llama-3-70B-Instruct", "generate_instruct-refine-final")
+    }
+
+
 def test_list_selfseq_samples_without_a_folder_says_how_to_fix():
     with pytest.raises(DataNotFoundError, match="SEQIT_DATA_DIR is unset"):
         list_selfseq_samples()

@@ -487,3 +487,49 @@ def test_recorded_stage_records_with_our_parsers(shared_data):
     assert sum(r["option"] == "D" for r in ours) == 44  # 43 D + 1 reply that never answered its query
     with pytest.raises(ValueError, match="no refinement step"):
         recorded_stage_records(records, "generate_instruct-refine", "ours")
+
+
+def _recording(folder, name, rows):
+    """A recording in the authors' layout (`seqit_selfseq_samples/flancot/<name>.jsonl`), written by the test."""
+    path = folder / "seqit_selfseq_samples" / "flancot" / f"{name}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
+def _whitespace_tokens(text):
+    return text.split()
+
+
+def test_table4_reads_flancot_names_and_counts_duplicate_idx(tmp_path):
+    rows = [{"idx": i, "instruction": "Add the numbers.", "input": "1 2", "completions": "B", "option": "B",
+             "final_instruction": f"First repeat the input, then add the numbers ({k})."}
+            for i in range(2) for k in range(3)]  # fmt: skip
+    _recording(tmp_path, "flancot_filtered_15k-Meta-Llama-3-70B-Instruct-generate_instruct-refine-final", rows)
+    _recording(
+        tmp_path, "flancot_filtered_15k-Meta-Llama-3-70B-Instruct", [{**r, "idx": i} for i, r in enumerate(rows)]
+    )
+    stats = table4_by_generator(data_dir=tmp_path, subset="flancot", tokenizer=_whitespace_tokens)
+    assert list(stats) == ["Meta-Llama-3-70B-Instruct"]
+    final = stats["Meta-Llama-3-70B-Instruct"]["iterations"]["generate_instruct-refine-final"]
+    assert final["n"] == 6 and final["n_duplicate_idx"] == 6  # all kept, all marked
+    assert final["avg_instruction_tokens"] == 9.0  # the final_instruction field: "First repeat … (k)." (9 words)
+    assert stats["Meta-Llama-3-70B-Instruct"]["iterations"][""]["n_duplicate_idx"] == 0
+
+
+def test_table4_fails_naming_a_recording_whose_generator_or_stage_cannot_be_read(tmp_path):
+    row = {"idx": 0, "instruction": "Add the numbers.", "input": "1 2", "completions": "B", "option": "B"}
+    _recording(tmp_path, "flancot_filtered_15k-gpt-4-turbo-generate_instruct-rewrite", [row])
+    with pytest.raises(ValueError, match=r"flancot_filtered_15k-gpt-4-turbo-generate_instruct-rewrite\.jsonl.*stage"):
+        table4_by_generator(data_dir=tmp_path, subset="flancot", tokenizer=_whitespace_tokens)
+    (
+        tmp_path / "seqit_selfseq_samples/flancot/flancot_filtered_15k-gpt-4-turbo-generate_instruct-rewrite.jsonl"
+    ).unlink()
+    _recording(tmp_path, "selfseq_run", [row])  # no <source>-<generator> form
+    with pytest.raises(ValueError, match=r"selfseq_run\.jsonl.*generator"):
+        table4_by_generator(data_dir=tmp_path, subset="flancot", tokenizer=_whitespace_tokens)
+
+
+def test_table4_on_a_folder_without_recordings_is_an_error_not_empty(tmp_path):
+    _recording(tmp_path, "flancot_20", [{"instruction": "Add.", "input": "1 2", "output": "3"}])  # a source sample
+    with pytest.raises(ValueError, match="no Seq-Instruct recording"):
+        table4_by_generator(data_dir=tmp_path, subset="flancot", tokenizer=_whitespace_tokens)

@@ -208,23 +208,48 @@ def load_seqit_eval_xquad_few_shot(
     return _finish(records, limit)
 
 
+# A recording's file name: `<source>-<generator>[-<stage>]`, source `alpaca-cleaned`, `flancot` or any
+# underscore-joined name such as `flancot_filtered_15k` (the authors' FlanCoT files); stage = a pipeline step of
+# seqit_utils.sit.seq_instruct_stats.STAGES. A source sample (`alpaca-cleaned_20`) has no generator.
+RECORDING_NAME = re.compile(
+    r"(?P<source>alpaca-cleaned|flancot|[A-Za-z0-9.]+(?:_[A-Za-z0-9.]+)+)-(?P<generator>.+?)"
+    r"(?:-(?P<stage>generate_instruct(?:-[a-z]+)*))?"
+)
+
+
+def parse_recording_name(name: str) -> tuple[str, str, str] | None:
+    """(source, generator, stage) of a Seq-Instruct recording's file stem (stage "" = the option step), or None when
+    the name has no `<source>-<generator>` form (e.g. a source sample)."""
+    match = RECORDING_NAME.fullmatch(name)
+    return (match["source"], match["generator"], match["stage"] or "") if match else None
+
+
 def load_selfseq_samples(
     *, name: str, subset: str = "alpaca", path: PathArg = None, data_dir: PathArg = None, limit: int | None = None
 ) -> list[dict]:
     """The authors' recorded Seq-Instruct generator outputs (§2.2, Table 4), every source field kept.
 
     id uses the source `idx`; output = `final_refined_instruction_reponse` [sic] if present, else the source
-    `output`, else ""; `generator` and pipeline `stage` are parsed from the file name.
+    `output`, else ""; `source`, `generator` and pipeline `stage` are parsed from the file name (None for a source
+    sample). A recording may hold an `idx` more than once (the authors' FlanCoT Llama-3-70B refine-final file holds
+    each three times, differing in `final_instruction`): all records are kept, each gets `idx_repeat` (0 for the
+    first occurrence, 1, 2, … after; the id gains `#<repeat>`) and `duplicate_idx` (its idx occurs more than once).
     """
     filename, records = f"{subset}/{name}.jsonl", []
-    match = re.fullmatch(r"(?:alpaca-cleaned|flancot)-(?P<generator>.+?)(?:-(?P<stage>generate_instruct.*))?", name)
-    generator, stage = (match["generator"], match["stage"] or "") if match else (None, None)
+    source, generator, stage = parse_recording_name(name) or (None, None, None)
+    seen: dict[int, int] = {}
+    idxs = []
     for i, r in enumerate(read_rows("seqit_selfseq_samples", filename, path=path, data_dir=data_dir)):
         idx, instruction = field(r, "idx", int, default=i), field(r, "instruction")
         output = field(r, "final_refined_instruction_reponse", default="") or field(r, "output", default="")
-        id_ = f"seqit_selfseq_samples/{subset}/{name}/{idx}"
-        base = _record(id_, instruction, field(r, "input", default=""), output, generator=generator, stage=stage)
+        repeat = seen[idx] = seen.get(idx, -1) + 1
+        idxs.append(idx)
+        id_ = f"seqit_selfseq_samples/{subset}/{name}/{idx}" + (f"#{repeat}" if repeat else "")
+        extra = {"source": source, "generator": generator, "stage": stage, "idx_repeat": repeat}
+        base = _record(id_, instruction, field(r, "input", default=""), output, **extra)
         records.append({**r.data, **base})
+    for record, idx in zip(records, idxs, strict=True):
+        record["duplicate_idx"] = seen[idx] > 0
     return _finish(records, limit)
 
 

@@ -33,10 +33,10 @@ from statistics import mean
 from typing import Any
 
 from seqit_utils import io
-from seqit_utils.config import Config, data_dir
+from seqit_utils.config import Config, MetricsConfig, data_dir
 from seqit_utils.data import loaders
 from seqit_utils.data.sources import DataNotFoundError
-from seqit_utils.evaluate import eval_sets, metrics, scoring
+from seqit_utils.evaluate import eval_sets, scoring
 from seqit_utils.prompts import user_message
 from seqit_utils.train import experiment
 
@@ -182,13 +182,15 @@ class _Backend:
         return experiment.prompts_for(list(records), template, self.hf().tokenizer if template == "chat" else None)
 
     def hf(self) -> Any:
-        """The local model as an `HFGenerator` (loaded once)."""
-        from seqit_utils.evaluate.generate import HFGenerator
+        """The local model's generator (loaded once, on CUDA when there is one; `experiment.generation.backend`,
+        stop strings of the profile's template)."""
+        from seqit_utils.evaluate.generate import local_generator
 
         if self._generator is None:
             batch = self.config.evaluation.batch_size if self.config.evaluation else 16
-            device = "cuda" if _cuda() else "cpu"
-            self._generator = HFGenerator(self.model.path, batch_size=batch, device=device, progress=False)
+            template = self.config.model.base_models[self.config.model.base].prompt_template
+            backend = self.config.experiment.generation.backend
+            self._generator = local_generator(self.model.path, template, backend=backend, batch_size=batch)
         return self._generator
 
     def generate(self, prompts: list[str], max_new_tokens: int) -> list[str]:
@@ -201,12 +203,6 @@ class _Backend:
 
             self._client = self.stack.enter_context(open_endpoint(self.config, self.model.endpoint, self.root))
         return [r.text or "" for r in self._client.complete([[{"role": "user", "content": p}] for p in prompts])]
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def model_fingerprint(path: str | Path | None) -> str:
@@ -257,25 +253,69 @@ def cache_dir(config: Config, root: str | Path = ".") -> Path:
 def score(
     config: Config, benchmark: str, sets: Sets, outputs: Mapping[str, list[str]]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """Per-setting summaries `{setting: {metric: value, n}}` and per-item scores of one model's outputs."""
+    """Per-setting summaries `{setting: {metric: value, n}}` and per-item scores of one model's outputs.
+
+    Metric keys (docs/metrics.md; fractions in [0, 1]): `paper_accuracy`, `paper_follow_rate` (the authors'
+    definitions), `strict_accuracy`, `strict_follow_rate`, and for XQuAD `strict_exact_match`, `strict_f1`,
+    `strict_exact_match_native`, `strict_f1_native`; plus `n` and `no_answer` (strict extraction found nothing).
+    Thresholds from `evaluation.metrics`.
+    """
     summaries, items = {}, {}
-    threshold = config.experiment.follow_threshold
+    options = config.evaluation.metrics if config.evaluation else MetricsConfig()
+    english = english_texts(benchmark, sets)
     for setting, records in sets.items():
         got = outputs[setting]
+        sequential = setting.startswith(("sit-", "trans-cot/")) and not setting.endswith("/en")
+        references = [r["steps"][0]["output"] for r in records] if sequential else None
         if benchmark == "xquad":
-            sequential = setting.startswith("sit-") and not setting.endswith("/en")
-            references = [r["steps"][0]["output"] for r in records] if sequential else None
-            scored, summary = scoring.score_xquad(got, records, references=references, threshold=threshold)
+            scored, summary = scoring.score_xquad(
+                got,
+                records,
+                references=references,
+                english_inputs=_english_for(records, english),
+                paper_threshold=options.xquad_follow_threshold,
+                strict_threshold=options.strict_follow_threshold,
+            )
         elif benchmark == "mgsm":
-            scored, summary = scoring.score_gsm(got, records)
+            scored, summary = scoring.score_gsm(
+                got,
+                records,
+                english_questions=_english_for(records, english),
+                references=references,
+                paper_threshold=options.mgsm_follow_threshold,
+                strict_threshold=options.strict_follow_threshold,
+            )
         elif benchmark == "csqa":
-            scored, summary = scoring.score_csqa(got, records)
-            summary["followed"] = csqa_following(got, records, threshold)
+            scored, summary = scoring.score_csqa(got, records, threshold=options.strict_follow_threshold)
         else:
             raise ValueError(f"benchmark = {benchmark!r} has no scorer here; allowed values: xquad, mgsm, csqa")
-        summaries[setting] = {("follow_rate" if k == "followed" else k): v for k, v in summary.items()}
+        summaries[setting] = summary
         items[setting] = scored
     return summaries, items
+
+
+def english_texts(benchmark: str, sets: Sets) -> dict[tuple[str, str], str]:
+    """`{(lang, source_id): English text}` the paper's following compares outputs with: the English XQuAD input
+    (Table 9) or MGSM question (Tables 10/11). Read from the translate step of the SIT / trans-CoT records (whose
+    gold is that text) and from the English records themselves; IT / en-CoT records of the same item share it."""
+    out: dict[tuple[str, str], str] = {}
+    if benchmark not in ("xquad", "mgsm"):
+        return out
+    for records in sets.values():
+        for record in records:
+            key = (record.get("lang", "en"), record.get("source_id", record["id"]))
+            steps = record.get("steps") or []
+            if steps and steps[0].get("task") == "translate":
+                out[key] = steps[0]["output"]
+            elif key[0] == "en":
+                out.setdefault(key, record["input"] if benchmark == "xquad" else record["question"])
+    return out
+
+
+def _english_for(records: Sequence[Record], english: Mapping[tuple[str, str], str]) -> list[str] | None:
+    """The English text of every record (None unless all have one: the paper's following is then not computed)."""
+    texts = [english.get((r.get("lang", "en"), r.get("source_id", r["id"]))) for r in records]
+    return None if any(text is None for text in texts) else texts
 
 
 def score_all(
@@ -291,17 +331,6 @@ def score_all(
             items.setdefault(name, {})[benchmark] = scored
         per_benchmark[benchmark] = benchmark_metrics(benchmark, models, per_model)
     return per_benchmark, items
-
-
-def csqa_following(outputs: Sequence[str], records: Sequence[Record], threshold: float) -> float | None:
-    """Following rate of CommonsenseQA outputs: every step's part is present (`metrics.following_report`; for a
-    single step: a non-blank answer). The paraphrase step's gold is unknown: its part is compared with the input
-    instead (a paraphrase stays close to it; a skipped step scores low), as `sit.probe_variants` documents."""
-    steps = [
-        {**r, "steps": [{**s, "output": r["input"] if s["output"] is None else s["output"]} for s in r["steps"]]}
-        for r in records
-    ]
-    return metrics.following_report(list(outputs), steps, threshold)["follow_all"]
 
 
 def benchmark_metrics(

@@ -10,12 +10,13 @@ are pure; the transport is an injected batch callable `complete(list_of_message_
 (e.g. an OpenAI-compatible client with temperature 0 and a cache). A reply that cannot be parsed is counted with a
 reason and left out of the rates: it is never guessed.
 
-Parsing rule (both parsers): every "[[...]]" group without inner brackets is a candidate; candidates whose content
-has the verdict's shape (single answer: Yes/No, then a number; pairwise: A, B or tie) are verdicts, and the LAST
-verdict wins (a judge may quote the format, or revise itself, before its final line). Case, spaces, a comma or
-semicolon between the fields, a "rating:" label and markdown emphasis inside the brackets are tolerated. If the last
-verdict is invalid (rating outside 1-5, or not a whole number) the reply is unparseable: no fall-back to an earlier
-one.
+Parsing rule: every "[[...]]" group without inner brackets is a candidate; candidates whose content has the
+verdict's shape (single answer: Yes/No, then a number; pairwise: A, B or tie) are verdicts. Single answer: the FIRST
+verdict wins: what follows a verdict is a format reminder ("answer in the form [[Yes, 5]]"), quoted code or
+commentary, not a revision. Case, spaces, a comma (also full-width "，"), semicolon, colon or dash between the
+fields ("[[Yes-4]]" is 4, not -4), a "rating:" label, a trailing "." or "/5" / "out of 5", and markdown emphasis
+inside the brackets are tolerated. If the first verdict is invalid (rating outside 1-5, or not a whole number) the
+reply is unparseable: no fall-back to a later one. Pairwise: the last verdict wins (see `parse_preference`).
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ better, [[B]] if response B is better, [[tie]] if they are equally good.
 ### End of responses"""
 
 _GROUP = re.compile(r"\[\[([^\[\]]*)\]\]")
-_SINGLE = re.compile(r"(yes|no)\s*[,;:]?\s*(?:rating\s*[:=]?\s*)?([+-]?\d+(?:\.\d+)?)", re.IGNORECASE)
+_SINGLE = re.compile(
+    r"(yes|no)\s*[,;:，、\-–—]?\s*(?:rating\s*[:=]?\s*)?(\d+(?:\.\d+)?)\s*(?:/\s*5|out of 5)?\s*\.?", re.IGNORECASE
+)
 _PAIRWISE = re.compile(r"a|b|tie", re.IGNORECASE)
 _DECORATION = re.compile(r"[*_`'\"]")  # markdown emphasis and quotes a judge may put inside the brackets
 
@@ -126,20 +129,21 @@ def pairwise_messages(instruction: str, response_a: str, response_b: str) -> Mes
     return _messages(text)
 
 
-def _last_verdict(reply: str, shape: re.Pattern[str]) -> tuple[re.Match[str] | None, str | None]:
-    """The last "[[...]]" group of `reply` whose cleaned content fully matches `shape`, or None and a reason."""
+def _verdict(reply: str, shape: re.Pattern[str], *, first: bool) -> tuple[re.Match[str] | None, str | None]:
+    """The first (else the last) "[[...]]" group of `reply` whose cleaned content fully matches `shape`, or None and
+    a reason."""
     if not reply or not reply.strip():
         return None, EMPTY
     groups = _GROUP.findall(reply)
     matches = [m for m in (shape.fullmatch(_DECORATION.sub("", g).strip()) for g in groups) if m]
     if matches:
-        return matches[-1], None
+        return matches[0 if first else -1], None
     return None, MALFORMED if groups else NO_VERDICT
 
 
 def parse_verdict(reply: str) -> Verdict:
     """Parse "[[Yes, 4]]"-style replies (rule in the module docstring); invalid ones get a `reason`."""
-    match, reason = _last_verdict(reply, _SINGLE)
+    match, reason = _verdict(reply, _SINGLE, first=True)
     if match is None:
         return Verdict(None, None, reason, reply)
     number = float(match[2])
@@ -151,8 +155,9 @@ def parse_verdict(reply: str) -> Verdict:
 
 
 def parse_preference(reply: str) -> Preference:
-    """Parse "[[A]]" / "[[B]]" / "[[tie]]" replies (case-insensitive, last verdict wins)."""
-    match, reason = _last_verdict(reply, _PAIRWISE)
+    """Parse "[[A]]" / "[[B]]" / "[[tie]]" replies (case-insensitive; the LAST verdict wins: a pairwise judge often
+    lists the three options before deciding)."""
+    match, reason = _verdict(reply, _PAIRWISE, first=False)
     if match is None:
         return Preference(None, reason, reply)
     choice = match[0].lower()

@@ -1,33 +1,24 @@
-"""Benchmark scoring: answer extraction and per-item scores for XQuAD, MGSM / GSM8K and CommonsenseQA.
+"""Benchmark scoring with two named metrics side by side (docs/metrics.md): XQuAD, MGSM / GSM8K, CommonsenseQA.
 
-Every `score_*` function is pure: it takes model outputs and the loader records (`seqit_utils.data.loaders`) in the
-same
-order and returns `(items, summary)`: one dict of scores per output, and `n`, the metric means and `no_answer` (how
-many outputs had nothing extractable; they score 0 and are counted in every mean). Text metrics come from
-`seqit_utils.evaluate.metrics`.
+`paper` = the authors' definitions (`seqit_utils.evaluate.paper_metrics`); `strict` = ours (robust extraction from
+`seqit_utils.evaluate.extract`, SQuAD-normalised EM/F1, an empty or missing answer never counts). Every `score_*`
+function is pure: it takes model outputs and the loader records in the same order and returns `(items, summary)`:
+one dict of scores per output, and a summary with `n`, the `paper_*` and `strict_*` means and `no_answer` (outputs
+with nothing extractable by the strict rules; they score 0 and count in every mean).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from seqit_utils.evaluate.metrics import exact_match, last_answer, normalize_answer, rouge_l, segment, squad_f1
+from seqit_utils.evaluate import extract, paper_metrics
+from seqit_utils.evaluate.extract import extract_choice, extract_number
+from seqit_utils.evaluate.metrics import exact_match, follow_steps, normalize_answer, rouge_l, segment, squad_f1
 
-# "Answer: X", "the answer is X", "correct choice is X", "option: X" ("Choices:" is not a marker: no "is" or ":").
-_ANSWER_MARKER = re.compile(r"\b(?:answer|choice|option)\s*(?:is\b\s*:?|[:：])", re.IGNORECASE)
-
-
-def _after_marker(text: str) -> str | None:
-    """The first non-blank line after the last answer marker ("" if nothing follows it); None without a marker."""
-    found = list(_ANSWER_MARKER.finditer(text))
-    if not found:
-        return None
-    lines = [line.strip() for line in text[found[-1].end() :].splitlines() if line.strip()]
-    return lines[0] if lines else ""
+__all__ = ["extract_choice", "extract_number"]
 
 
 def _summary(items: list[dict[str, Any]], keys: Sequence[str], no_answer: str) -> dict[str, Any]:
@@ -35,23 +26,30 @@ def _summary(items: list[dict[str, Any]], keys: Sequence[str], no_answer: str) -
     means = {}
     for key in keys:
         values = [float(item[key]) for item in items if item[key] is not None]
-        means[key] = sum(values) / len(values) if values else None
+        means[key.removesuffix("ed") + "_rate" if key.endswith("followed") else key] = (
+            sum(values) / len(values) if values else None
+        )
     return {"n": len(items), **means, "no_answer": sum(item[no_answer] is None for item in items)}
 
 
-def _check_lengths(outputs: Sequence[str], records: Sequence[Any]) -> None:
-    if len(outputs) != len(records):
-        raise ValueError(f"outputs has {len(outputs)} items but records has {len(records)}")
+def _check_lengths(outputs: Sequence[str], records: Sequence[Any], name: str = "records") -> None:
+    if records is not None and len(outputs) != len(records):
+        raise ValueError(f"outputs has {len(outputs)} items but {name} has {len(records)}")
+
+
+def _check_threshold(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}: expected a value in [0, 1], got {value!r}")
 
 
 # ---------------------------------------------------------------- XQuAD (§4.1.1, Tables 2/9)
 def xquad_references(
     records: Sequence[dict[str, Any]], english: Sequence[dict[str, Any]], *, part: str = "question"
 ) -> list[str]:
-    """The parallel English text of each XQuAD record (same question id in `load_xquad(lang="en")`), for `score_xquad`.
+    """The parallel English text of each XQuAD record (same question id in `load_xquad(lang="en")`).
 
-    `part="question"`: the English question; `part="input"`: the whole English input ("Passage: …\nQuestion: …"), the
-    intermediate output of §4.1.1's "translate the input into English" step.
+    `part="question"`: the English question; `part="input"`: the whole English input, the intermediate output of
+    §4.1.1's "translate the input into English" step (`references` / `english_inputs` of `score_xquad`).
     """
     if part not in ("question", "input"):
         raise ValueError(f"part={part!r} is not allowed; allowed values: question, input")
@@ -63,27 +61,32 @@ def xquad_references(
 
 
 def xquad_answer(output: str, reference: str | None = None, gold: str = "") -> tuple[str, str]:
-    """(translation part, answer part) of an XQuAD output; ("", "") for a blank output.
+    """(translation part, answer part) of an XQuAD output under the strict rules; ("", "") for a blank output.
 
-    Without `reference` (IT prompt): no translation part; the answer is the first non-blank line after the last
-    answer marker ("Answer:", "the answer is"), else the last non-blank line. With the English `reference` (SIT
-    prompt "First translate the input into English, then …"): `metrics.segment` splits the output's lines into a
-    translation part (best ROUGE-L vs `reference`) and an answer part (vs the `gold` answer); an empty answer part
-    falls back to the last non-blank line, which then also stays in the translation; a marker inside the answer part
-    is applied as above. The gold answer only guides where the boundary falls: the answer part is always a suffix of
-    the output's lines.
+    Without `reference` (IT prompt): the answer after the last answer marker in any XQuAD language (`extract`),
+    else the last non-blank line; "Note: …" lines are dropped first. With the English `reference` (SIT prompt
+    "First translate the input into English, then …"): `metrics.segment` splits the output's lines into a
+    translation part (best ROUGE-L vs `reference`) and an answer part (vs the English `gold`); an empty answer part
+    falls back to the last line; a marker inside the answer part is applied as above.
     """
     if not output.strip():
         return "", ""
     if reference is None:
-        marked = _after_marker(output)
-        return "", last_answer(output) if marked is None else marked
+        marked = extract.after_marker(output)
+        return "", extract.last_line(output) if marked is None else marked
     if not gold.strip():
         raise ValueError("gold: a non-blank gold answer is needed to segment an output against a reference")
-    translation, answer = segment(output, [reference, gold], multilingual=True)
-    answer = answer or last_answer(output)
-    marked = _after_marker(answer)
-    return translation, answer.strip() if marked is None else marked
+    translation, answer = segment(extract.drop_notes(output), [reference, gold], multilingual=True)
+    answer = answer or extract.last_line(output)
+    marked = extract.after_marker(answer)  # only inside the answer part: a passage may hold "the result is"
+    return translation, extract.last_line(answer) if marked is None else marked
+
+
+def _contains(answer: str, golds: Sequence[str]) -> bool:
+    """Some SQuAD-normalised gold is in the normalised non-empty answer ("1943" in "in 1943"; substrings, since
+    Chinese and Thai answers have no spaces)."""
+    predicted = normalize_answer(answer)
+    return predicted != "" and any(g and g in predicted for g in map(normalize_answer, golds))
 
 
 def score_xquad(
@@ -91,111 +94,108 @@ def score_xquad(
     records: Sequence[dict[str, Any]],
     *,
     references: Sequence[str] | None = None,
-    threshold: float = 0.5,
+    english_inputs: Sequence[str] | None = None,
+    paper_threshold: float = paper_metrics.XQUAD_FOLLOW_THRESHOLD,
+    strict_threshold: float = 0.5,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Accuracy, SQuAD EM / F1 and (with `references`) the following rate of XQuAD outputs (§4.1.1, Tables 2/9).
+    """Both metrics of XQuAD outputs (§4.1.1, Tables 2/9); gold = the English answers (`answers_en`, else `answers`).
 
-    Per item, on the answer part of `xquad_answer` and the record's gold `answers`: `accuracy` (the paper's metric:
-    some SQuAD-normalised gold answer is a substring of the normalised answer part, so "1943" counts inside "in
-    1943"), `exact_match` and `f1` (max over the gold answers, as the SQuAD v1.1 script; whitespace tokens, so a
-    Chinese answer is one token). `followed` (None without references): the translation part is non-blank and its
-    ROUGE-L (multilingual tokenizer) vs the English reference is ≥ `threshold`. To accept answers in English as well
-    (the translate-then-answer model may answer in English), add the parallel English answers to each `answers`.
+    paper (`paper_metrics`): `paper_accuracy` = the authors' hit against the first English answer;
+    `paper_follow_rate` = ROUGE-1 F(English input, output) > `paper_threshold` (None without `english_inputs`).
+    strict: on the answer part of `xquad_answer`, `strict_accuracy` (an English gold inside a non-empty answer, whole
+    words), `strict_exact_match` / `strict_f1` (max over the English golds, SQuAD v1.1) and the same against the
+    in-language `answers` (`*_native`); `strict_follow_rate` (None without `references`, the English input the SIT
+    prompt asks to translate to): the translation part's ROUGE-L (multilingual) ≥ `strict_threshold`.
     """
     _check_lengths(outputs, records)
-    if references is not None:
-        _check_lengths(outputs, references)
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold: expected a value in [0, 1], got {threshold!r}")
+    _check_lengths(outputs, references, "references")
+    _check_lengths(outputs, english_inputs, "english_inputs")
+    _check_threshold("paper_threshold", paper_threshold)
+    _check_threshold("strict_threshold", strict_threshold)
     items = []
     for i, (output, record) in enumerate(zip(outputs, records, strict=True)):
-        golds = [str(answer) for answer in record["answers"]]
+        native = [str(answer) for answer in record["answers"]]
+        english = [str(answer) for answer in record.get("answers_en") or native]
         reference = None if references is None else references[i]
-        translation, answer = xquad_answer(output, reference, golds[0] if golds else "")
-        predicted = normalize_answer(answer)
-        contained = any(gold and gold in predicted for gold in map(normalize_answer, golds))
+        translation, answer = xquad_answer(output, reference, english[0] if english else "")
         rouge = None if reference is None else rouge_l(translation, reference, multilingual=True)
         items.append(
             {
                 "answer": answer or None,
                 "translation": translation,
-                "accuracy": bool(predicted) and contained,
-                "exact_match": max((exact_match(answer, g) for g in golds), default=0.0) if answer else 0.0,
-                "f1": max((squad_f1(answer, g) for g in golds), default=0.0) if answer else 0.0,
+                "paper_prediction": paper_metrics.xquad_prediction(output),
+                "paper_accuracy": paper_metrics.xquad_hit(output, english[0]) if english else False,
+                "paper_followed": None
+                if english_inputs is None
+                else paper_metrics.xquad_followed(output, english_inputs[i], paper_threshold),
+                "strict_accuracy": _contains(answer, english),
+                "strict_exact_match": max((exact_match(answer, g) for g in english), default=0.0) if answer else 0.0,
+                "strict_f1": max((squad_f1(answer, g) for g in english), default=0.0) if answer else 0.0,
+                "strict_exact_match_native": max((exact_match(answer, g) for g in native), default=0.0)
+                if answer
+                else 0.0,
+                "strict_f1_native": max((squad_f1(answer, g) for g in native), default=0.0) if answer else 0.0,
                 "translation_rouge": rouge,
-                "followed": None if rouge is None else bool(translation.strip()) and rouge >= threshold,
+                "strict_followed": None if rouge is None else bool(translation.strip()) and rouge >= strict_threshold,
             }
         )
-    return items, _summary(items, ("accuracy", "exact_match", "f1", "followed"), "answer")
+    keys = ("paper_accuracy", "paper_followed", "strict_accuracy", "strict_exact_match", "strict_f1")
+    keys += ("strict_exact_match_native", "strict_f1_native", "strict_followed")
+    return items, _summary(items, keys, "answer")
 
 
 # ---------------------------------------------------------------- MGSM / GSM8K (Tables 5, 10/11)
-# The first number after the first of these markers is the answer: the CoT exemplars of every MGSM language end in
-# one (seqit_eval/eval/mgsm/examples), GSM8K solutions in "#### N". Their openings ("Step-by-Step Answer:",
-# "దశలవారీగా సమాధానం:") are not markers; taking the *first* marker ignores a hallucinated next exemplar.
-_NUMBER_MARKER = re.compile(
-    r"####|\banswer is|Die Antwort (?:ist|lautet)|La respuesta es|La réponse est|Ответ\s*[—:-]|答案是|答えは"
-    r"|উত্তর হল|Jibu ni|సమాధానం(?!\s*:)|คำตอบคือ",
-    re.IGNORECASE,
-)
-# Thousands separators per MGSM language, as written in its questions (mgsm/*.tsv): "80.000", "80 000", "80,000".
-GROUP_SEPARATORS = {"de": ".,", "es": ", ", "fr": ", ", "ru": ", "}
-
-
-@functools.lru_cache(maxsize=8)
-def _number_pattern(separators: str) -> re.Pattern[str]:
-    # A space separator also stands for no-break and narrow no-break spaces (French typography).
-    group = "".join(re.escape(s) if s != " " else " \u00a0\u202f" for s in separators)
-    # Sign only right before the number (or its currency sign) and not after a digit/letter: "5-3" is 5 and 3.
-    return re.compile(
-        rf"(?<![A-Za-z0-9.])(?P<sign>-?)[$€£¥]?(?P<int>[0-9]+(?:[{group}][0-9]{{3}}(?![0-9]))*)(?P<dec>\.[0-9]+)?"
-    )
-
-
-def extract_number(output: str, *, lang: str = "en") -> float | None:
-    """The final answer of a chain-of-thought output as a number; None if the output holds no number.
-
-    Rules: "−" counts as "-"; a number is ASCII digits with an optional leading "-" (not right after a digit or a
-    letter) and currency sign, groups of exactly three digits after a thousands separator (`GROUP_SEPARATORS[lang]`,
-    default ","), and an optional ".digits" decimal part (a trailing period is punctuation). The answer is the first
-    number after the first answer marker ("The answer is", "#### ", or the MGSM language's own phrase), else the
-    last number in the output.
-    """
-    text = output.replace("\u2212", "-")
-    pattern = _number_pattern(GROUP_SEPARATORS.get(lang, ","))
-    marker = _NUMBER_MARKER.search(text)
-    found = pattern.search(text, marker.end()) if marker else None
-    if found is None:
-        found = next(iter(reversed(list(pattern.finditer(text)))), None)
-    if found is None:
-        return None
-    return float(found["sign"] + re.sub(r"[^0-9]", "", found["int"]) + (found["dec"] or ""))
-
-
 def score_gsm(
-    outputs: Sequence[str], records: Sequence[dict[str, Any]], *, lang: str | None = None
+    outputs: Sequence[str],
+    records: Sequence[dict[str, Any]],
+    *,
+    lang: str | None = None,
+    english_questions: Sequence[str] | None = None,
+    references: Sequence[str] | None = None,
+    paper_threshold: float = paper_metrics.MGSM_FOLLOW_THRESHOLD,
+    strict_threshold: float = 0.5,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Accuracy of MGSM / GSM8K outputs: `extract_number` equals the record's `answer_number` (|difference| ≤ 1e-6).
+    """Both metrics of MGSM / GSM8K outputs against the record's `answer_number`.
 
-    `lang` (default: each record's `lang`, else "en") picks the thousands separators.
+    paper: `paper_accuracy` = the authors' last number after removing digit commas, exact match
+    (`paper_metrics.gsm_correct`); `paper_follow_rate` = ROUGE-L F(output, English question) > `paper_threshold` or
+    "translate the question" in the output (None without `english_questions`). strict: `strict_accuracy` =
+    `extract.extract_number` (locale of `lang`, default each record's `lang`) equals the gold (|difference| ≤ 1e-6);
+    `strict_follow_rate` (None without `references`, the English question the trans-CoT prompt asks for): the output's
+    translation part (`metrics.segment` against [question, answer]) has ROUGE-L ≥ `strict_threshold`.
     """
     _check_lengths(outputs, records)
+    _check_lengths(outputs, english_questions, "english_questions")
+    _check_lengths(outputs, references, "references")
+    _check_threshold("paper_threshold", paper_threshold)
+    _check_threshold("strict_threshold", strict_threshold)
     items = []
-    for output, record in zip(outputs, records, strict=True):
+    for i, (output, record) in enumerate(zip(outputs, records, strict=True)):
         number = extract_number(output, lang=lang or record.get("lang") or "en")
         gold = float(record["answer_number"])
-        correct = number is not None and math.isclose(number, gold, rel_tol=0.0, abs_tol=1e-6)
-        items.append({"prediction": number, "accuracy": correct})
-    return items, _summary(items, ("accuracy",), "prediction")
+        strict_followed = None
+        if references is not None:
+            part = segment(output, [references[i], str(record["answer_number"])], multilingual=True)[0]
+            strict_followed = rouge_l(part, references[i], multilingual=True) >= strict_threshold
+        items.append(
+            {
+                "prediction": number,
+                "paper_prediction": paper_metrics.gsm_prediction(output),
+                "paper_accuracy": paper_metrics.gsm_correct(output, gold),
+                "paper_followed": None
+                if english_questions is None
+                else paper_metrics.mgsm_followed(output, english_questions[i], paper_threshold),
+                "strict_accuracy": number is not None and math.isclose(number, gold, rel_tol=0.0, abs_tol=1e-6),
+                "strict_followed": strict_followed,
+            }
+        )
+    keys = ("paper_accuracy", "paper_followed", "strict_accuracy", "strict_followed")
+    return items, _summary(items, keys, "prediction")
 
 
 # ---------------------------------------------------------------- CommonsenseQA (Tables 1, 7, 8)
 # The loaders' input layout (the authors' processed files): "Question: <stem>\nChoices: A:bank, B:library, …".
-_REPEATED_INPUT = re.compile(r"^(?:Question|Choices)\s*:", re.IGNORECASE)
 _CHOICE = re.compile(r"([A-Z]):(.*?)(?=, [A-Z]:|$)")
-_LABEL_ONLY = re.compile(r"[(\[]?([A-Za-z])[)\]]?[.:)]?")  # "B", "(b)", "B.", "[B]", "B:"
-_LABEL_FIRST = re.compile(r"[(\[]?([A-Z])(?:[)\]]|[.:])")  # "B:library", "(B) library", "B. library"
-_LABEL_ANYWHERE = re.compile(r"(?<![A-Za-z])[(\[]([A-Z])[)\]]|\b([A-Z])(?=[:)])|\b(?:choice|option)\s+([A-Z])\b")
 
 
 def csqa_choices(record: dict[str, Any]) -> list[tuple[str, str]]:
@@ -208,48 +208,34 @@ def csqa_choices(record: dict[str, Any]) -> list[tuple[str, str]]:
     return [(label, text.strip()) for label, text in _CHOICE.findall(line.removeprefix("Choices:").strip())]
 
 
-def extract_choice(output: str, choices: Sequence[tuple[str, str]]) -> str | None:
-    """The option label an output chooses, or None (blank output, only a repeat of the input, nothing recognisable).
-
-    Candidate text: the first non-blank line after the last answer marker ("Answer:", "the correct choice is"), else
-    the last non-blank line that does not start with "Question:" / "Choices:" (the repeated input of the SIT prompt).
-    The first rule that yields one of the record's labels wins: (1) the candidate is a lone label ("B", "(b)",
-    "B."); (2) it starts with an upper-case label and a delimiter ("B:library", "(B) library"); (3) an upper-case
-    label in brackets, before ":" or ")", or after "choice"/"option"; (4) the longest option text found as whole
-    words in its SQuAD normalisation, if no other is as long ("A bank" → the option "bank", not the label A).
-    """
-    labels = {label: normalize_answer(text) for label, text in choices}
-    marked = _after_marker(output)
-    if marked is None:
-        lines = [ln.strip() for ln in output.splitlines() if ln.strip() and not _REPEATED_INPUT.match(ln.strip())]
-        marked = lines[-1] if lines else ""
-    candidate = marked.strip()
-    if not candidate:
-        return None
-    lone = _LABEL_ONLY.fullmatch(candidate)
-    first = _LABEL_FIRST.match(candidate)
-    for label in (lone and lone[1].upper(), first and first[1]):
-        if label in labels:
-            return label
-    for found in _LABEL_ANYWHERE.finditer(candidate):
-        label = next(group for group in found.groups() if group)
-        if label in labels:
-            return label
-    normalized = f" {normalize_answer(candidate)} "
-    inside = [(len(text), label) for label, text in labels.items() if text and f" {text} " in normalized]
-    longest = max(inside, default=(0, None))
-    return longest[1] if [size for size, _ in inside].count(longest[0]) == 1 else None
+def _intermediate_followed(output: str, record: dict[str, Any], threshold: float) -> bool:
+    """Every step before the answer is present: its part's ROUGE-L vs its gold ≥ `threshold` (`metrics.follow_steps`;
+    a paraphrase step's unknown gold is the input, which a paraphrase stays close to)."""
+    steps = [record["input"] if s.get("output") is None else str(s["output"]) for s in record.get("steps") or []]
+    if len(steps) < 2:
+        return True
+    return all(row["followed"] for row in follow_steps(output, steps, threshold)["steps"][:-1])
 
 
 def score_csqa(
-    outputs: Sequence[str], records: Sequence[dict[str, Any]]
+    outputs: Sequence[str], records: Sequence[dict[str, Any]], *, threshold: float = 0.5
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Accuracy of CommonsenseQA outputs (IT: the answer; SIT: the repeated input, then the answer) against the gold
-    label: the record's `answer_key`, else the last line of its `output` (the authors' processed files)."""
+    """Accuracy and following of CommonsenseQA outputs (IT: the answer; SIT: the repeated / paraphrased input, then
+    the answer) against the gold label: the record's `answer_key`, else the last line of its `output`.
+
+    The authors published no CommonsenseQA scorer (docs/metrics.md), so `paper_*` equals `strict_*` here, ours:
+    accuracy = `extract.extract_choice` is the gold label; following = every intermediate step's part has ROUGE-L ≥
+    `threshold` against its gold and a choice can be read from the output (a bare non-blank text is not an answer).
+    """
     _check_lengths(outputs, records)
+    _check_threshold("threshold", threshold)
     items = []
     for output, record in zip(outputs, records, strict=True):
-        gold = record.get("answer_key") or last_answer(str(record["output"]))
+        gold = record.get("answer_key") or extract.last_line(str(record["output"]))
         choice = extract_choice(output, csqa_choices(record))
-        items.append({"prediction": choice, "gold": gold, "accuracy": choice is not None and choice == gold})
-    return items, _summary(items, ("accuracy",), "prediction")
+        correct = choice is not None and choice == gold
+        followed = choice is not None and _intermediate_followed(output, record, threshold)
+        items.append({"prediction": choice, "gold": gold, "paper_accuracy": correct, "paper_followed": followed,
+                      "strict_accuracy": correct, "strict_followed": followed})  # fmt: skip
+    keys = ("paper_accuracy", "paper_followed", "strict_accuracy", "strict_followed")
+    return items, _summary(items, keys, "prediction")

