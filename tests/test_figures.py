@@ -49,12 +49,13 @@ def test_table_13_reads_the_curve_and_notes_an_empty_judged_run(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "seqeval.json").write_text(json.dumps({"by_iteration": BY_ITERATION}))
     table = paper_tables.write_paper_tables(["table_13"], tmp_path / "m", tmp_path / "t")["table_13"]
-    assert table.value("2", "IT follow") == pytest.approx(60.0) and table.value("3", "SIT score") == 3.5
-    assert table.value("3", "IT follow") is None and not any("Empty" in note for note in table.notes)
+    assert table.value("IT · iteration 1", "follow") == pytest.approx(60.0)  # iteration 1: 2 tasks
+    assert table.value("SIT · iteration 2", "score") == 3.5 and table.value("IT · iteration 2", "follow") is None
+    assert not any("Empty" in note for note in table.notes)
     unparsed = {"by_iteration": {"it": {"0": {"1": judged(None, None)}}}}
     (tmp_path / "m" / "seqeval.json").write_text(json.dumps(unparsed))
     table = paper_tables.write_paper_tables(["table_13"], tmp_path / "m", tmp_path / "t")["table_13"]
-    assert table.notes[-1].startswith("Empty although run: IT follow, IT score, SIT follow, SIT score")
+    assert table.notes[-1].startswith("Empty although run: score, follow (no value computed")
 
 
 @pytest.fixture()

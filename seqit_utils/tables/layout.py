@@ -1,23 +1,28 @@
-"""The paper's result tables from our metrics files: one declarative spec per table, three renderers.
+"""The paper's result tables from our metrics files, the paper's own numbers beside ours: specs, build, renderers.
 
 Metrics path convention. Evaluation code writes `outputs/<profile>/metrics/<benchmark>.json` (via
 `io.write_metrics`) as `{model: {setting: {metric: value}}}`; `load_metrics` maps each file's stem to its content, so
-a cell's dotted path is `<benchmark>.<model>.<setting>.<metric>`, e.g. `xquad.sit.de.accuracy`.
-- benchmark: file stem, lower case (`mmlu`, `arc`, `gsm8k`, `humaneval`, `alpaca_eval`, `xquad`, `mgsm`, `csqa`,
-  `seqeval`).
-- model: the fine-tuned model's key (`it`, `sit`, or e.g. `llama3-8b-alpaca-sit` for several base models / data).
-- setting: the evaluation subset: a language (`de`), `all` for the whole benchmark (or the mean over its
-  languages), a CSQA condition (`single`, `repeat`, `paraphrase`), `en-cot/<lang>` / `trans-cot/<lang>` for MGSM,
-  `tasks_<n>` for SeqEval by number of tasks.
-- metric: `accuracy`, `pass@1`, `win_rate`, `follow_rate` (the mean of the per-item `followed` of
-  `seqit_utils.evaluate.scoring`), `score` (judge quality, 1–5). Rates are fractions in [0, 1]; a table's `Format`
-  scales them.
-A key that itself holds dots (`two_step_seen.sit` in miniature.json) still resolves: `lookup` tries the longest key
-first. A missing key or a None value is a missing cell, shown as "–", never 0. Files of another shape are read with
-a callable cell, `(metrics) -> float | None`.
+a value's dotted path is `<benchmark>.<model>.<setting>.<metric>`, e.g. `xquad.sit.de.paper_accuracy`.
+- benchmark: file stem (`mmlu`, `arc_challenge`, `gsm8k`, `humaneval`, `alpaca_eval`, `xquad`, `mgsm`, `csqa`,
+  `seqeval`, `multimodal`, `probe`).
+- model: the fine-tuned model's key (`it`, `sit`, a run name of the registry, ...).
+- setting: a language (`de`), `all`, a CSQA condition (`single`, `repeat`, `paraphrase`), `en-cot/<lang>` /
+  `trans-cot/<lang>` for MGSM.
+- metric: for our prompt benchmarks (XQuAD, MGSM, CSQA) two named metrics (issue 17): `paper_accuracy`,
+  `paper_follow_rate` (the authors' definitions) and `strict_accuracy`, `strict_follow_rate`, `strict_exact_match`,
+  `strict_f1`, `strict_exact_match_native`, `strict_f1_native` (ours); harness benchmarks and AlpacaEval keep their
+  single metric (`accuracy`, `pass@10`, `win_rate`), judged SeqEval its `score` and `follow_rate`. Rates are
+  fractions in [0, 1]; a spec's `scale` takes them to the paper's units.
+A key that itself holds dots (`csqa_repeat.sit` in probe.json) still resolves: `lookup` tries the longest key first.
+A missing key or a None value is a missing cell, shown as "–", never 0.
 
-The paper's numbers come from `templates/paper_numbers.yaml` (`<table>: {rows: {row label: {column label: number as
-printed}}}`); with them each column gets "paper" and "Δ" (ours − paper, in the paper's units) beside "ours".
+Every table sits beside the paper's (`seqit_utils.tables.paper_numbers`): its columns are the paper table's columns,
+and each of our rows names the paper row it is compared with (`TableSpec.paper_rows`, a selector), so every line
+carries `ours` (our value with the paper's metric), `paper` (as printed) and `Δ` = ours − paper, then the strict
+metric(s). Layout: one line per (our row, paper column) rather than the paper's wide grid, because each cell holds
+four or more numbers: Table 9 wide would be 22 columns × 4-7 values, unreadable in markdown and off a LaTeX page,
+while the long form keeps a cell's numbers side by side on one line, the paper's labels and column order, and is
+tidy CSV.
 """
 
 from __future__ import annotations
@@ -31,92 +36,115 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from seqit_utils.io import write_text
+from seqit_utils.tables.paper_numbers import DEFAULT_VERSION, Selector, paper_table
 
-PAPER_NUMBERS = Path(__file__).parents[1] / "templates" / "paper_numbers.yaml"
 MISSING = "–"
-NOT_TRANSCRIBED = "Paper numbers not transcribed"
+PAPER_METRIC = "paper"  # `Measure.metric` of a value computed with the authors' definition (issue 17)
 Getter = str | Callable[[Mapping[str, Any]], float | None]  # a dotted path, or a function of the metrics mapping
 
 
 @dataclass(frozen=True)
-class Format:
-    """How a column's numbers are shown: `scale` takes our value to the paper's units (100: fraction → percent)."""
+class Measure:
+    """Where one cell's numbers come from: `ours` with the paper's metric (or the benchmark's single metric, named
+    by `metric`), and our strict metric(s) beside it by name (`{"strict": ...}`)."""
 
-    scale: float = 100.0
-    decimals: int = 1
-
-
-PERCENT = Format(100.0, 1)
-SCORE = Format(1.0, 2)
+    ours: Getter | None
+    metric: str = PAPER_METRIC
+    strict: Mapping[str, Getter] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One table's layout and where each cell's value comes from.
+    """One table: our rows, the paper row each is compared with, and where each (row, column) cell comes from.
 
-    `cell` is a path template formatted with `row=<row key>, column=<column key>` (keys default to the labels and may
-    be tuples: `{row[0]}`), a mapping column label → template, or a function `(row key, column key) -> Getter | None`
-    (None: the cell does not exist). Row and column labels are those of paper_numbers.yaml.
+    `rows` maps our row label to the key `cell` receives (a model key, a setting, ...); `paper_rows` maps our row
+    label to a selector of the paper's row (`seqit_utils.tables.paper_numbers`; a label without one has no paper
+    numbers); `cell(key, column)` gives the `Measure` or None (no such cell). `columns` default to the paper table's.
     """
 
     name: str
     caption: str
-    rows: tuple[str, ...]
-    columns: tuple[str, ...]
-    cell: str | Mapping[str, str] | Callable[[Any, Any], Getter | None]
-    row_keys: Mapping[str, Any] = field(default_factory=dict)
-    column_keys: Mapping[str, Any] = field(default_factory=dict)
-    formats: Format | Mapping[str, Format] = PERCENT
+    rows: Mapping[str, Any]
+    paper_rows: Mapping[str, Selector]
+    cell: Callable[[Any, str], Measure | None]
+    scale: float | Mapping[str, float] = 100.0  # fraction -> percent; 1.0 for judge scores and token counts
+    columns: tuple[str, ...] | None = None
+    paper_id: str | None = None  # the paper's table id, default `name`
+    version: str = DEFAULT_VERSION
     stub: str = "model"
+    notes: tuple[str, ...] = ()  # how to read a metric, shown under the table
 
-    def getter(self, row: str, column: str) -> Getter | None:
-        """Where the value of cell (row label, column label) comes from."""
-        keys = {"row": self.row_keys.get(row, row), "column": self.column_keys.get(column, column)}
-        if callable(self.cell):
-            return self.cell(keys["row"], keys["column"])
-        template = self.cell if isinstance(self.cell, str) else self.cell.get(column)
-        return None if template is None else template.format(**keys)
+    def column_scale(self, column: str) -> float:
+        """The factor from our metrics to the paper's units in `column`."""
+        return self.scale if isinstance(self.scale, int | float) else self.scale.get(column, 100.0)
 
-    def format(self, column: str) -> Format:
-        """The column's number format."""
-        return self.formats if isinstance(self.formats, Format) else self.formats.get(column, PERCENT)
+
+@dataclass(frozen=True)
+class Line:
+    """One (our row, paper column) cell: our value, the paper's number (and its printed text), strict values."""
+
+    metric: str
+    ours: float | None
+    paper: float | None
+    printed: str | None
+    strict: Mapping[str, float | None]
+
+    @property
+    def delta(self) -> float | None:
+        """ours − paper in the paper's units; None when either is missing."""
+        return None if self.ours is None or self.paper is None else self.ours - self.paper
 
 
 @dataclass(frozen=True)
 class Table:
-    """A built table: values (in the paper's units) per (row, column, part), part ∈ `parts`."""
+    """A built table: one `Line` per (row, column) that exists, in our row order and the paper's column order."""
 
     name: str
     caption: str
     stub: str
-    rows: tuple[str, ...]
-    columns: tuple[str, ...]
-    parts: tuple[str, ...]  # ("ours",) or ("ours", "paper", "Δ")
-    values: Mapping[tuple[str, str, str], float | None]
+    lines: Mapping[tuple[str, str], Line]
+    strict: tuple[str, ...]  # names of the strict value columns
     decimals: Mapping[str, int]
+    legend: tuple[str, ...]  # which paper row each of our rows is compared with, and the paper's version/unit
     notes: tuple[str, ...] = ()
 
+    @property
+    def rows(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(row for row, _ in self.lines))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(column for _, column in self.lines))
+
     def value(self, row: str, column: str, part: str = "ours") -> float | None:
-        """The value of one cell (None when missing)."""
-        return self.values.get((row, column, part))
+        """One number: part `ours`, `paper`, `Δ` or a strict name; None when missing."""
+        line = self.lines.get((row, column))
+        if line is None:
+            return None
+        return {"ours": line.ours, "paper": line.paper, "Δ": line.delta}.get(part, line.strict.get(part))
 
     def headers(self) -> list[str]:
-        """One flat header per value column: `MMLU`, or `MMLU ours`, `MMLU paper`, `MMLU Δ`."""
-        return [
-            column if self.parts == ("ours",) else f"{column} {part}" for column in self.columns for part in self.parts
-        ]
+        """The long layout's header: stub, column, metric, ours, paper, Δ, then the strict columns."""
+        return [self.stub, "column", "metric", "ours", "paper", "Δ", *self.strict]
 
-    def text(self, row: str, column: str, part: str) -> str:
-        """The cell as shown: rounded to the column's decimals, Δ signed, "–" when missing."""
-        value = self.value(row, column, part)
+    def cells(self, row: str, column: str, exact: bool = False) -> list[str]:
+        """A line's cells as shown (rounded, Δ signed, "–" when missing), or with `exact` full precision and ""."""
+        line = self.lines[(row, column)]
+        numbers = [line.ours, line.paper, line.delta, *(line.strict.get(s) for s in self.strict)]
+        texts = [self._text(v, column, signed=i == 2, exact=exact) for i, v in enumerate(numbers)]
+        if line.printed is not None:
+            texts[1] = line.printed  # the paper's number as printed (44.70 keeps its zero)
+        return [row, column, line.metric, *texts]
+
+    def _text(self, value: float | None, column: str, signed: bool, exact: bool) -> str:
         if value is None:
-            return MISSING
+            return "" if exact else MISSING
+        if exact:
+            return f"{value:.12g}"  # .12g: drops 45.300000000000004
         decimals = self.decimals[column]
         value = round(value, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
-        return f"{value:+.{decimals}f}" if part == "Δ" else f"{value:.{decimals}f}"
+        return f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
 
 
 def lookup(metrics: Mapping[str, Any], path: str) -> Any:
@@ -137,135 +165,115 @@ def _lookup(node: Any, parts: list[str]) -> Any:
 
 
 def as_number(value: Any, where: str) -> float | None:
-    """A finite float, or None for a missing value; anything else is a wrong path or a bad transcription."""
-    if value is None or (isinstance(value, str) and value.strip() in {"", "-", MISSING, "—"}):
+    """A finite float, or None for a missing value; anything else is a wrong path."""
+    if value is None:
         return None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip().replace("−", "-"))  # the PDF's minus sign
-        except ValueError:
-            raise ValueError(
-                f"{where}: {value!r} is not a number; transcribe the number exactly or leave it out"
-            ) from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{where}: expected a number, got {type(value).__name__} (check the path)")
     return float(value) if math.isfinite(value) else None
 
 
-def build_table(spec: TableSpec, metrics: Mapping[str, Any], reference: Mapping[str, Any] | None = None) -> Table:
-    """Our values (scaled by each column's `Format`), and with `reference` the paper's numbers and Δ = ours − paper."""
-    values: dict[tuple[str, str, str], float | None] = {}
-    for row in spec.rows:
-        for column in spec.columns:
-            getter = spec.getter(row, column)
-            raw = None if getter is None else getter(metrics) if callable(getter) else lookup(metrics, getter)
-            ours = as_number(raw, f"{spec.name} ({row}, {column}) <- {getter!r}")
-            values[(row, column, "ours")] = None if ours is None else ours * spec.format(column).scale
-    notes: list[str] = []
-    if reference is None:
-        parts: tuple[str, ...] = ("ours",)
-        notes.append(f"{NOT_TRANSCRIBED} ({spec.name}: see seqit_utils/templates/paper_numbers.yaml).")
-    else:
-        parts = ("ours", "paper", "Δ")
-        given = reference.get("rows") or {}
-        if not isinstance(given, Mapping) or not all(isinstance(r, Mapping) for r in given.values()):
-            raise ValueError(f"{spec.name}: reference 'rows' must map row label -> {{column label: number}}")
-        rows = {str(r): {str(c): v for c, v in cells.items()} for r, cells in given.items()}  # YAML: `1:` is an int
-        for row in spec.rows:
-            for column in spec.columns:
-                paper = as_number(rows.get(row, {}).get(column), f"paper_numbers.yaml {spec.name} ({row}, {column})")
-                ours = values[(row, column, "ours")]
-                values[(row, column, "paper")] = paper
-                values[(row, column, "Δ")] = None if ours is None or paper is None else ours - paper
-        unused = [r for r in rows if r not in spec.rows]
-        unused += sorted({c for r in rows.values() for c in r if c not in spec.columns})
-        if unused:
-            notes.append(f"Paper labels not in this table's layout: {', '.join(map(str, unused))}.")
-        if reference.get("source"):
-            notes.append(f"Paper numbers: {reference['source']}.")
-    decimals = {column: spec.format(column).decimals for column in spec.columns}
-    return Table(spec.name, spec.caption, spec.stub, spec.rows, spec.columns, parts, values, decimals, tuple(notes))
+def get(metrics: Mapping[str, Any], getter: Getter | None, where: str) -> float | None:
+    """The number `getter` gives in `metrics` (None when missing)."""
+    if getter is None:
+        return None
+    raw = getter(metrics) if callable(getter) else lookup(metrics, getter)
+    return as_number(raw, f"{where} <- {getter!r}" if isinstance(getter, str) else where)
+
+
+def build_table(spec: TableSpec, metrics: Mapping[str, Any]) -> Table:
+    """Our values in the paper's units beside the paper's numbers; a line per (row, column) that has either."""
+    paper = paper_table(spec.paper_id or spec.name, spec.version)
+    columns = spec.columns or paper.columns
+    for column in columns:
+        paper.check_column(column)
+    unknown = sorted(set(spec.paper_rows) - set(spec.rows))
+    if unknown:
+        raise ValueError(f"{spec.name}: paper_rows names rows {unknown} that are not rows: {', '.join(spec.rows)}")
+    legend = []
+    lines: dict[tuple[str, str], Line] = {}
+    strict: dict[str, None] = {}
+    for label, key in spec.rows.items():
+        selector = spec.paper_rows.get(label)
+        paper_row = None if selector is None else paper.row(selector)
+        legend.append(f"{label} ↔ " + ("no paper row" if paper_row is None else f"paper row {paper_row.label()}"))
+        for column in columns:
+            measure = spec.cell(key, column)
+            value = None if paper_row is None else paper_row.values[column]
+            printed = None if paper_row is None else paper_row.printed[column]
+            if measure is None and value is None:
+                continue
+            measure = measure or Measure(None, "not measured")
+            scale, where = spec.column_scale(column), f"{spec.name} ({label}, {column})"
+            ours = get(metrics, measure.ours, where)
+            values = {name: get(metrics, g, f"{where} {name}") for name, g in measure.strict.items()}
+            strict |= dict.fromkeys(measure.strict)
+            lines[(label, column)] = Line(
+                measure.metric,
+                None if ours is None else ours * scale,
+                value,
+                printed,
+                {name: None if v is None else v * scale for name, v in values.items()},
+            )
+    head = f"Paper: {paper.where}, unit {paper.unit}. Δ = ours − paper. `metric`: what ours is (`paper`: the authors' "
+    head += "definition, issue 17; otherwise the benchmark's single metric)"
+    head += "; `strict`: our strict metric beside it." if strict else "."
+    legend.insert(0, head)
+    decimals = {column: max(1, paper.decimals(column)) for column in columns}
+    return Table(spec.name, spec.caption, spec.stub, lines, tuple(strict), decimals, (*legend, *spec.notes))
 
 
 def to_markdown(table: Table) -> str:
-    """Caption, a pipe table (numbers right-aligned), then the notes."""
+    """Caption, a pipe table (numbers right-aligned), then the legend and notes."""
 
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
 
     lines = [f"**{esc(table.name)}**: {esc(table.caption)}", ""]
-    lines.append("| " + " | ".join(esc(h) for h in [table.stub, *table.headers()]) + " |")
-    lines.append("|---|" + "---:|" * (len(table.columns) * len(table.parts)))
-    for row in table.rows:
-        cells = [table.text(row, column, part) for column in table.columns for part in table.parts]
-        lines.append("| " + " | ".join([esc(row), *cells]) + " |")
-    return "\n".join(lines + ([""] + list(table.notes) if table.notes else [])) + "\n"
+    lines.append("| " + " | ".join(esc(h) for h in table.headers()) + " |")
+    lines.append("|---|---|---|" + "---:|" * (len(table.headers()) - 3))
+    for row, column in table.lines:
+        lines.append("| " + " | ".join(esc(c) for c in table.cells(row, column)) + " |")
+    return "\n".join([*lines, "", *(f"- {esc(text)}" for text in (*table.legend, *table.notes))]) + "\n"
 
 
 def to_csv(table: Table) -> str:
-    """One header row and one row per table row; full-precision numbers in the paper's units, empty when missing."""
+    """Tidy CSV: one header and one line per cell; full-precision numbers, the paper's as printed, "" when missing."""
     buffer = _io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([table.stub, *table.headers()])
-    for row in table.rows:
-        values = [table.value(row, column, part) for column in table.columns for part in table.parts]
-        writer.writerow([row, *("" if v is None else f"{v:.12g}" for v in values)])  # .12g: drops 45.300000000000004
+    writer.writerow(table.headers())
+    for row, column in table.lines:
+        writer.writerow(table.cells(row, column, exact=True))
     return buffer.getvalue()
 
 
 _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{"}
 _LATEX |= {"}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--", "Δ": r"$\Delta$"}
+_LATEX |= {"↔": r"$\leftrightarrow$", "−": "$-$", "·": r"$\cdot$"}
 
 
 def latex_escape(text: str) -> str:
-    """`text` with LaTeX's special characters escaped (and "–", "Δ" spelled for pdflatex)."""
+    """`text` with LaTeX's special characters escaped (and "–", "Δ", "↔", "−", "·" spelled for pdflatex)."""
     return "".join(_LATEX.get(char, char) for char in text)
 
 
 def to_latex(table: Table) -> str:
-    """A booktabs table (`\\toprule`, `\\cmidrule`, `\\midrule`, `\\bottomrule`); notes follow the caption."""
-    span = len(table.parts)
-    lines = [
-        r"\begin{table}[t]",
-        r"\centering",
-        r"\begin{tabular}{l" + "r" * span * len(table.columns) + "}",
-        r"\toprule",
-    ]
-    if span == 1:
-        lines.append(" & ".join(latex_escape(h) for h in [table.stub, *table.columns]) + r" \\")
-    else:
-        groups = [rf"\multicolumn{{{span}}}{{c}}{{{latex_escape(c)}}}" for c in table.columns]
-        lines.append(" & ".join(["", *groups]) + r" \\")
-        rules = [rf"\cmidrule(lr){{{2 + i * span}-{1 + (i + 1) * span}}}" for i in range(len(table.columns))]
-        lines.append(" ".join(rules))
-        lines.append(" & ".join(latex_escape(h) for h in [table.stub, *table.parts * len(table.columns)]) + r" \\")
-    lines.append(r"\midrule")
-    for row in table.rows:
-        cells = [table.text(row, column, part) for column in table.columns for part in table.parts]
-        cells = [f"${c[0]}${c[1:]}" if c[0] in "+-" else latex_escape(c) for c in cells]  # math-mode signs
-        lines.append(" & ".join([latex_escape(row), *cells]) + r" \\")
-    caption = " ".join([table.caption, *table.notes])
+    """A booktabs table (`\\toprule`, `\\midrule` between our rows, `\\bottomrule`); legend and notes follow the
+    caption."""
+    width = len(table.headers())
+    lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{lll" + "r" * (width - 3) + "}", r"\toprule"]
+    lines += [" & ".join(latex_escape(h) for h in table.headers()) + r" \\", r"\midrule"]
+    previous = None
+    for row, column in table.lines:
+        if previous is not None and row != previous:
+            lines.append(r"\midrule")
+        cells = table.cells(row, column)
+        numbers = [f"${c[0]}${c[1:]}" if c[:1] in ("+", "-") else latex_escape(c) for c in cells[3:]]  # math signs
+        lines.append(" & ".join([*(latex_escape(c) for c in cells[:3]), *numbers]) + r" \\")
+        previous = row
+    caption = " ".join([table.caption, *table.legend, *table.notes])
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{latex_escape(caption)}}}"]
     return "\n".join(lines + [rf"\label{{tab:{table.name}}}", r"\end{table}"]) + "\n"
-
-
-def load_reference(name: str, path: str | Path | None = None) -> dict[str, Any] | None:
-    """The paper's numbers for table `name` from paper_numbers.yaml; None when absent or listed under `missing:`.
-
-    A `missing:` entry with a `cells` key marks single cells (the table's other numbers are returned); a table both
-    transcribed and listed as missing whole is a contradiction and raises ValueError.
-    """
-    path = Path(path) if path is not None else PAPER_NUMBERS
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    missing = {entry.get("table") for entry in data.get("missing") or [] if "cells" not in entry}
-    table = data.get(name)
-    if name in missing and table is not None:
-        raise ValueError(f"{path}: {name} is transcribed and also listed under missing:; remove one of the two")
-    if table is None or name in missing:
-        return None
-    if not isinstance(table, Mapping):
-        raise ValueError(f"{path}: {name} must be a mapping with 'rows' (and 'source', 'caption')")
-    return dict(table)
 
 
 def load_metrics(metrics_dir: str | Path) -> dict[str, Any]:

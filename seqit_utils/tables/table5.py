@@ -136,6 +136,7 @@ def evaluate_alpaca_eval(
         return None, skipped, []
     if config.evaluation.alpaca_eval.method == "package" and importlib.util.find_spec("alpaca_eval") is None:
         return None, {"alpaca_eval": "alpaca_eval is not installed (method: package): pip install -e '.[eval]'"}, []
+    alpaca_eval_run.check_judge_key(config)  # before generating, not after
     outputs = evaluation.generate(config, models, sets, root)
     out = evaluation.experiment.profile_dir(config, root) / "alpaca_eval"
     per_model = {}
