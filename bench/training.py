@@ -27,7 +27,8 @@ from seqit_utils import io, prompts
 from seqit_utils.config import find_project_root, load_config
 from seqit_utils.data import tasks
 from seqit_utils.train import tiny
-from seqit_utils.train.trainer import sft_config, tokenize_records
+from seqit_utils.train.examples import tokenize_records
+from seqit_utils.train.trainer import sft_config
 
 BATCHING = {
     "padded": {"packing": False, "padding_free": False},

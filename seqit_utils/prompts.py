@@ -26,6 +26,15 @@ _SHORT_INPUT = "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Re
 _SHORT_NO_INPUT = "### Instruction:\n{instruction}\n\n### Response:\n"
 # Tulu (open-instruct) format used for Llama-3 in §4: user turn, then the assistant's answer.
 _TULU = "<|user|>\n{content}\n<|assistant|>\n"
+# Where a model that runs on past its answer starts the template's next turn: generation is cut there. Alpaca
+# layouts start a new "### Instruction:" block; Tulu a new user turn (a Tulu answer may itself hold "\n\n###",
+# a markdown heading); a chat template ends its turns with tokens that are EOS ids of the model's generation config.
+STOP_STRINGS = {
+    "alpaca": ("\n\n###",),
+    "alpaca_short": ("\n\n###",),
+    "tulu": ("<|user|>", "<|assistant|>"),
+    "chat": (),
+}
 
 
 def user_message(instruction: str, input: str = "") -> str:
@@ -47,6 +56,13 @@ def format_prompt(instruction: str, input: str = "", template: str = "alpaca", t
         messages = [{"role": "user", "content": user_message(instruction, input)}]
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     raise ValueError(f"prompt_template = {template!r} is unknown; allowed values: {', '.join(TEMPLATES)}")
+
+
+def stop_strings(template: str) -> tuple[str, ...]:
+    """The stop strings of generation in `template` (`STOP_STRINGS`)."""
+    if template not in STOP_STRINGS:
+        raise ValueError(f"prompt_template = {template!r} is unknown; allowed values: {', '.join(TEMPLATES)}")
+    return STOP_STRINGS[template]
 
 
 def to_prompt_completion(record: dict[str, Any], template: str, tokenizer: Any = None) -> dict[str, str]:

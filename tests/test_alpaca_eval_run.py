@@ -275,3 +275,18 @@ def test_pair_outputs_keeps_reference_order_and_refuses_unknown_or_duplicate_ins
         run.pair_outputs([model[0], model[0]], reference)
     with pytest.raises(ValueError, match="'output' must be a string"):
         run.pair_outputs([{"instruction": model[0]["instruction"], "output": None}], reference)
+
+
+def test_the_judge_key_is_checked_at_the_start(monkeypatch):
+    """Issue 18: the key was found missing only at the end of the run. `check_judge_key` (called by
+    `table5.evaluate_alpaca_eval` before any generation) fails at once naming the variable; a judge served here
+    needs none."""
+    from seqit_utils.config import load_config
+
+    paper, smoke = load_config("paper"), load_config("smoke")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="OPENAI_API_KEY is not set"):
+        run.check_judge_key(paper)
+    assert run.check_judge_key(smoke) is None  # `serve`: transformers serve on loopback
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    assert run.check_judge_key(paper) == "OPENAI_API_KEY"

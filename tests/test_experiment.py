@@ -97,3 +97,37 @@ def test_aggregate_and_table():
 def test_variant_is_checked():
     with pytest.raises(ValueError, match="allowed values: it, sit"):
         experiment.check_variant("sft")
+
+
+def test_generate_sets_uses_the_generation_backend_and_the_templates_stop_strings(
+    sample_run, tmp_path, one_torch_thread
+):
+    """Stages 01, 04, 06 and 12 generate through `generate_sets`: the local generator of `experiment.generation`
+    (hf on CUDA when there is one; vllm by param) with the stop strings of the template the model was trained in."""
+    import importlib.util
+    import re
+
+    from seqit_utils import prompts
+    from seqit_utils.evaluate.generate import local_generator
+    from seqit_utils.train import tiny
+
+    config, root = sample_run
+    records = experiment.eval_sets(config, root)["single"][:4]
+    texts = [p + r["output"] for p, r in zip(experiment.prompts_for(records, "tulu"), records, strict=True)]
+    size = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    model = tiny.build_tiny(texts * 5, tmp_path / "m", seed=0, max_position_embeddings=256, vocab_size=200, **size)
+    gen = config.experiment.generation
+    outputs = experiment.generate_sets(config, model, {"single": records}, template="tulu")["single"]
+    direct = local_generator(model, "tulu", batch_size=gen.batch_size, max_new_tokens=gen.max_new_tokens)
+    assert direct.stop == prompts.stop_strings("tulu")
+    assert outputs == direct.generate(experiment.prompts_for(records, "tulu"))
+    if importlib.util.find_spec("vllm") is None:  # the param reaches the backend choice
+        vllm = config.model_copy(
+            update={
+                "experiment": config.experiment.model_copy(
+                    update={"generation": gen.model_copy(update={"backend": "vllm"})}
+                )
+            }
+        )
+        with pytest.raises(RuntimeError, match=re.escape("pip install -e '.[gpu]' -c constraints-gpu.txt")):
+            experiment.generate_sets(vllm, model, {"single": records})

@@ -8,8 +8,10 @@ OpenAI-compatible stdlib server on 127.0.0.1 (the real `openai` client sends rea
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import random
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +24,8 @@ from seqit_utils.evaluate.generate import (
     Generator,
     HFGenerator,
     OpenAIGenerator,
+    default_device,
+    local_generator,
     make_generator,
     truncate_at_stop,
 )
@@ -196,6 +200,29 @@ def test_truncate_at_stop_cuts_at_the_earliest_stop():
     assert truncate_at_stop("a b", ("", "x")) == "a b"
 
 
+def test_stop_strings_come_from_the_prompt_template(model_dir, eval_prompts, reference):
+    """Alpaca layouts stop where a new "### Instruction:" block would start; Tulu must not (a Tulu answer may hold a
+    markdown heading after a blank line) and stops at a new user or assistant turn instead."""
+    answer = "Step 1: repeat.\n\n### Step 2\nsort it\n<|user|>\nnext question"
+    alpaca, tulu = (local_generator(model_dir, t, batch_size=8, max_new_tokens=CAP) for t in ("alpaca_short", "tulu"))
+    assert alpaca.stop == ("\n\n###",) and "\n\n###" not in "".join(tulu.stop)
+    assert truncate_at_stop(answer, alpaca.stop) == "Step 1: repeat."
+    assert truncate_at_stop(answer, tulu.stop) == "Step 1: repeat.\n\n### Step 2\nsort it\n"
+    assert local_generator(model_dir, "chat").stop == ()  # a chat template ends turns with EOS ids
+    # on the model: the template's stops cut the real outputs where those strings occur
+    assert alpaca.generate(eval_prompts) == [truncate_at_stop(text, alpaca.stop) for text in reference]
+    with pytest.raises(ValueError, match="allowed values: alpaca"):
+        local_generator(model_dir, "vicuna")
+
+
+def test_a_local_model_generates_on_the_default_device(model_dir):
+    """Issue 18: generation ran on the CPU with a GPU present. The model now goes to `default_device()` (CUDA when
+    available; this machine has no GPU, so here that is the CPU and the CUDA branch is not exercised)."""
+    generator = local_generator(model_dir, "alpaca_short", max_new_tokens=CAP)
+    assert generator.model.device.type == default_device()
+    assert HFGenerator(model_dir, progress=False).model.device.type == default_device()
+
+
 def test_two_runs_from_disk_are_identical(model_dir, eval_prompts):
     runs = [
         HFGenerator(model_dir, batch_size=16, max_new_tokens=CAP, progress=False).generate(eval_prompts)
@@ -209,8 +236,13 @@ def test_make_generator_builds_backends_and_names_allowed_values(model_dir):
     assert isinstance(hf, HFGenerator) and hf.batch_size == 4 and hf.stop == ("\n",)
     api = make_generator({"backend": "openai", "base_url": "http://127.0.0.1:1/v1", "model": "m", "mode": "chat"})
     assert isinstance(api, OpenAIGenerator) and isinstance(api, Generator) and api.mode == "chat"
-    with pytest.raises(ValueError, match="allowed values: hf, openai"):
-        make_generator({"backend": "vllm"})
+    with pytest.raises(ValueError, match="allowed values: hf, vllm, openai"):
+        make_generator({"backend": "tgi"})
+    if importlib.util.find_spec("vllm") is None:  # vLLM needs a GPU; here its absence must name the install
+        with pytest.raises(RuntimeError, match=re.escape("pip install -e '.[gpu]' -c constraints-gpu.txt")):
+            make_generator({"backend": "vllm", "model": str(model_dir), "max_new_tokens": 8})
+    with pytest.raises(ValueError, match="'batch_size'.*allowed keys"):  # vLLM batches by itself
+        make_generator({"backend": "vllm", "model": str(model_dir), "batch_size": 4})
     with pytest.raises(ValueError, match="'batch'.*allowed keys"):
         make_generator({"backend": "hf", "model": str(model_dir), "batch": 4})
     with pytest.raises(ValueError, match="allowed values: completions, chat"):
@@ -315,3 +347,14 @@ def test_openai_key_never_shows_and_missing_key_names_the_variable(server, monke
     local = OpenAIGenerator(server, "tiny", api_key_env="SEQIT_TEST_KEY", progress=False)
     assert local.generate(["hello"]) == ["echo: hello"]
     assert FakeOpenAI.requests[-1]["auth"] == "Bearer EMPTY"  # local servers (vLLM, transformers serve) need none
+
+
+def test_openai_generator_names_the_url_of_an_endpoint_that_does_not_answer():
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: the connection is refused
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    gen = OpenAIGenerator(url, "m", max_retries=0, timeout=5, progress=False)
+    with pytest.raises(RuntimeError, match=re.escape(f"the endpoint {url} (model 'm') did not answer")):
+        gen.generate(["hello", "again"])

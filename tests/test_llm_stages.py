@@ -1,10 +1,17 @@
 """`seqit_utils.llm.stages`: SeqEval judging aggregates verdicts per model, seed and round, and the pairwise win rate
 over both orders. The judge here is a scripted function at the `complete` boundary (a real `transformers serve`
-judge runs in test_pipeline, where its verdicts are unparseable by design and so cannot check the arithmetic)."""
+judge runs in test_pipeline, where its verdicts are unparseable by design and so cannot check the arithmetic).
+An endpoint that does not answer stops stages 03 and 04 with its URL (real local servers, the real client)."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import json
 import re
+import socket
+import socketserver
+import threading
 
 import pytest
 
@@ -128,3 +135,68 @@ def test_rounds_report_has_one_line_per_model_and_seed(records):
     sit0 = "sit-0: round 1: score 5.0, follow 1.0 (1/1 parsed), round 2: score 2.0, follow 0.0 (1/2 parsed)"
     assert len(lines) == 4 and lines[2] == sit0 and lines[3].startswith("sit-1: ")
     assert lines[0].startswith("it-0: round 1: score 2.0")
+
+
+# ---- an endpoint that does not answer: every LLM stage fails with its URL (issue 18: stage 03 exited 0, 100% D) ----
+
+
+class _Closing(socketserver.BaseRequestHandler):
+    """Accepts a connection and closes it without a byte: a server that is up but does not answer."""
+
+    def handle(self):
+        self.server.connections += 1
+
+
+class _NotFound(http.server.BaseHTTPRequestHandler):
+    """Answers every request with 404 (a wrong base_url path or an unknown model at OpenAI)."""
+
+    def do_POST(self):
+        self.server.connections += 1
+        body = json.dumps({"error": {"message": "no such route"}}).encode()
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def _serving(handler):
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads, server.connections = True, 0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server, f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _refused_url() -> str:
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+
+@pytest.mark.parametrize("kind", ["refused", "closed", "404"])
+def test_stage_03_and_the_judge_fail_with_the_url_when_the_endpoint_does_not_answer(kind, records):
+    """Real HTTP servers on 127.0.0.1 and the real client; the first request goes alone, so a dead endpoint costs
+    one request and its retries, and no record is silently "held"."""
+    from seqit_utils.evaluate import judge
+    from seqit_utils.llm.client import EndpointError, LLMClient
+    from seqit_utils.sit import seq_instruct
+
+    handler = {"closed": _Closing, "404": _NotFound}.get(kind)
+    with contextlib.ExitStack() as stack:
+        server, url = stack.enter_context(_serving(handler)) if handler else (None, _refused_url())
+        client = LLMClient(url, "generator-model", max_retries=2, backoff=0.01, timeout=5, progress=False)
+        with pytest.raises(EndpointError, match=re.escape(url)) as error:
+            seq_instruct.run_seq_instruct(records, client.complete, iterations=1, seed=0)  # notebook 03's call
+        assert "generator-model" in str(error.value) and "llm.endpoints" in str(error.value)
+        if server is not None:
+            assert server.connections == (1 if kind == "404" else 3)  # one request: 404 is final, the rest retried
+        with pytest.raises(EndpointError, match=re.escape(url)):
+            judge.judge_single(["q"], ["a"], llm_stages.texts(client))  # notebook 04's judge, the same client

@@ -17,7 +17,7 @@ The key is therefore in no file (no temp file either), no log line and no result
 
 Units: alpaca_eval reports percentages; the returned `win_rate`, `standard_error`, `length_controlled_winrate`,
 `lc_standard_error` and `discrete_win_rate` are fractions in [0, 1], like every metrics file of ours
-(`seqit_utils.tables.layout.PERCENT` multiplies by 100 for display).
+(`seqit_utils.tables.layout.TableSpec.scale` multiplies by 100 for display).
 """
 
 from __future__ import annotations
@@ -46,6 +46,19 @@ REFERENCE_GENERATOR = "gpt4_1106_preview"  # AlpacaEval 2.0's baseline ("gpt4_tu
 ALPACA_EVAL_SIZE = 805  # the length-controlled GLM looks up instruction difficulty by row position 0..804
 PERCENT_KEYS = ("win_rate", "standard_error", "length_controlled_winrate", "lc_standard_error", "discrete_win_rate")
 COUNT_KEYS = ("n_wins", "n_wins_base", "n_draws", "n_total", "avg_length")
+
+
+def check_judge_key(config: Any) -> str | None:
+    """Fail at the start of an evaluation (before hours of generation), naming the variable, when the judge
+    `llm.judge` is a remote endpoint whose key is not in the environment. Returns the variable's name (None: the
+    judge is served here and needs no key). `config` is a `seqit_utils.config.Config`."""
+    if config.llm is None:
+        raise ValueError("the AlpacaEval judge is llm.judge: add an `llm` section")
+    spec = config.llm.endpoints[config.llm.judge]
+    if spec.base_url is None:
+        return None
+    api_key(spec.api_key_env, spec.base_url)  # RuntimeError naming the variable, never a value
+    return spec.api_key_env
 
 
 def env_key_client(*, base_url: str, api_key_env: str, **kwargs: Any) -> Any:

@@ -1,7 +1,11 @@
-"""Generation: one interface, `Generator.generate(prompts) -> completions`, two backends.
+"""Generation: one interface, `Generator.generate(prompts) -> completions`, three backends.
 
-- `HFGenerator`: a local transformers model, batched greedy decoding (the tiny CPU models; any local checkpoint).
+- `HFGenerator`: a local transformers model, batched greedy decoding on its device (CUDA when there is one).
+- `VLLMGenerator` (`vllm_backend`): a local model through vLLM's offline batch engine (GPU only; the paper's scale).
 - `OpenAIGenerator`: any OpenAI-compatible endpoint (OpenAI, vLLM, `transformers serve`, ...) through `openai`.
+
+`local_generator` builds the local one a params `experiment.generation.backend` (hf | vllm) names, with the stop
+strings of the model's prompt template (`seqit_utils.prompts.stop_strings`).
 
 Both return only the new text, cut at the first stop string; prompts are the fully formatted strings of
 `seqit_utils.prompts`. Greedy decoding is the paper's evaluation setting (temperature 0).
@@ -36,6 +40,36 @@ class Generator(Protocol):
     def generate(self, prompts: list[str]) -> list[str]: ...
 
 
+def default_device() -> str:
+    """The device to generate on: `cuda` when a GPU is there, else `cpu`."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def inference_dtype(device: str) -> Any:
+    """fp32 on CPU (DESIGN: bf16 is slower there and meets the AVX512-BF16 trap); on a GPU bf16, or fp16 where
+    there is no bf16 (T4). Never the checkpoint's own dtype: full fine-tuning saves fp32 master weights."""
+    import torch
+
+    if not device.startswith("cuda"):
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
+    """Token ids of one prompt as the model was trained on it: BOS (if the tokenizer has one) + the prompt."""
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    bos = tokenizer.bos_token_id
+    return [bos, *ids] if bos is not None and ids[:1] != [bos] else ids  # a chat template may write BOS itself
+
+
+def eos_ids(tokenizer: Any, generation_eos: int | list[int] | None) -> list[int]:
+    """Every id that ends an answer: the tokenizer's EOS and the generation config's (e.g. Llama-3's <|eot_id|>)."""
+    extra = [generation_eos] if isinstance(generation_eos, int) else list(generation_eos or [])
+    return [e for e in dict.fromkeys([tokenizer.eos_token_id, *extra]) if e is not None]
+
+
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
     """`text` up to (excluding) the earliest occurrence of any stop string."""
     cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=len(text))
@@ -63,11 +97,11 @@ class _StopOnText:
 class HFGenerator:
     """Batched greedy decoding with a local transformers causal LM.
 
-    Prompts are encoded as in training (`train.tokenize_records`): BOS, then the prompt without special tokens.
-    They are sorted by length into batches (less padding), left-padded by hand (independent of the tokenizer's
-    `padding_side`) and returned in input order. `max_new_tokens` is a hard cap: instruction-tuned models often never
-    emit EOS on unfamiliar prompts. Generation stops at EOS (the tokenizer's and every EOS id of the model's
-    generation config, e.g. Llama-3's `<|eot_id|>`) and at the first stop string.
+    Prompts are encoded as in training (`seqit_utils.train.examples.tokenize_records`): BOS, then the prompt without
+    special tokens. They are sorted by length into batches (less padding), left-padded by hand (independent of the
+    tokenizer's `padding_side`) and returned in input order. `max_new_tokens` is a hard cap: instruction-tuned models
+    often never emit EOS on unfamiliar prompts. Generation stops at EOS (the tokenizer's and every EOS id of the
+    model's generation config, e.g. Llama-3's `<|eot_id|>`) and at the first stop string.
     """
 
     def __init__(
@@ -78,18 +112,17 @@ class HFGenerator:
         batch_size: int = 32,
         max_new_tokens: int = 64,
         stop: Sequence[str] = DEFAULT_STOP,
-        device: str = "cpu",
+        device: str | None = None,
         progress: bool = True,
     ):
-        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if isinstance(model_or_path, (str, Path)):
             if tokenizer is None:
                 tokenizer = AutoTokenizer.from_pretrained(model_or_path)
-            # fp32 on CPU (DESIGN: bf16 is slower there and meets the AVX512-BF16 trap); the weights' dtype elsewhere
-            dtype = torch.float32 if device == "cpu" else "auto"
-            model_or_path = AutoModelForCausalLM.from_pretrained(model_or_path, dtype=dtype).to(device)
+            device = device or default_device()
+            model_or_path = AutoModelForCausalLM.from_pretrained(model_or_path, dtype=inference_dtype(device))
+            model_or_path = model_or_path.to(device)
         elif tokenizer is None:
             raise ValueError("HFGenerator: a model object needs its `tokenizer`; or pass a model directory")
         for name, value in (("batch_size", batch_size), ("max_new_tokens", max_new_tokens)):
@@ -98,9 +131,7 @@ class HFGenerator:
         self.model, self.tokenizer = model_or_path.eval(), tokenizer
         self.batch_size, self.max_new_tokens, self.stop = batch_size, max_new_tokens, tuple(stop)
         self.progress = progress
-        model_eos = self.model.generation_config.eos_token_id
-        model_eos = [model_eos] if isinstance(model_eos, int) else list(model_eos or [])
-        self.eos_ids = [e for e in dict.fromkeys([tokenizer.eos_token_id, *model_eos]) if e is not None]
+        self.eos_ids = eos_ids(tokenizer, self.model.generation_config.eos_token_id)
         if not self.eos_ids:
             raise ValueError("HFGenerator: neither the tokenizer nor the model's generation config has an EOS token")
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_ids[0]
@@ -113,10 +144,8 @@ class HFGenerator:
         )
 
     def encode(self, prompt: str) -> list[int]:
-        """Token ids of one prompt as the model was trained on it: BOS (if the tokenizer has one) + the prompt."""
-        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        bos = self.tokenizer.bos_token_id
-        return [bos, *ids] if bos is not None and ids[:1] != [bos] else ids  # a chat template may write BOS itself
+        """Token ids of one prompt as the model was trained on it (`encode_prompt`)."""
+        return encode_prompt(self.tokenizer, prompt)
 
     def generate(self, prompts: list[str]) -> list[str]:
         """Greedy completions of `prompts`, in input order."""
@@ -226,31 +255,65 @@ class OpenAIGenerator:
         return truncate_at_stop(text or "", self.stop)  # servers differ in whether they strip the stop string
 
     def generate(self, prompts: list[str]) -> list[str]:
-        """Completions of `prompts`, in input order."""
+        """Completions of `prompts`, in input order; an endpoint that does not answer is an error naming its URL."""
+        from openai import APIConnectionError
+
         client = self._client()
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             results = pool.map(lambda p: self._request(client, p), prompts)  # map keeps input order
-            return list(tqdm(results, total=len(prompts), desc="generate", disable=not self.progress))
+            try:
+                return list(tqdm(results, total=len(prompts), desc="generate", disable=not self.progress))
+            except APIConnectionError as err:
+                raise RuntimeError(
+                    f"the endpoint {self.base_url} (model {self.model!r}) did not answer: {err}"
+                ) from err
 
 
-BACKENDS = {"hf": HFGenerator, "openai": OpenAIGenerator}
+def local_generator(
+    model_dir: str | Path,
+    template: str,
+    *,
+    backend: str = "hf",
+    batch_size: int = 32,
+    max_new_tokens: int = 64,
+    progress: bool = False,
+) -> Any:
+    """The generator of a local model for params `experiment.generation`: `backend` hf (on CUDA when there is one)
+    or vllm, stopping where `template` starts its next turn."""
+    from seqit_utils.prompts import stop_strings
+
+    options = dict(max_new_tokens=max_new_tokens, stop=stop_strings(template), progress=progress)
+    if backend == "vllm":
+        from seqit_utils.evaluate.vllm_backend import VLLMGenerator
+
+        return VLLMGenerator(model_dir, **options)
+    if backend != "hf":
+        raise ValueError(f"generation backend = {backend!r} is unknown; allowed values: hf, vllm")
+    return HFGenerator(model_dir, batch_size=batch_size, **options)
+
+
+BACKENDS = ("hf", "vllm", "openai")
 
 
 def make_generator(spec: dict[str, Any]) -> Generator:
-    """A generator from a params-like dict: `{"backend": "hf", "model": <dir>, ...}` or
+    """A generator from a params-like dict: `{"backend": "hf" | "vllm", "model": <dir>, ...}` or
     `{"backend": "openai", "base_url": ..., "model": ..., ...}`; other keys are the constructor's keyword arguments.
     """
     spec = dict(spec)
     backend = spec.pop("backend", None)
     if backend not in BACKENDS:
         raise ValueError(f"backend = {backend!r} is unknown; allowed values: {', '.join(BACKENDS)}")
-    cls = BACKENDS[backend]
-    # params name the HF model `model` too; a tokenizer object has no place in a params file
-    rename = {"model_or_path": "model"} if backend == "hf" else {}
-    allowed = [rename.get(name, name) for name in inspect.signature(cls).parameters if name != "tokenizer"]
+    if backend == "vllm":
+        from seqit_utils.evaluate.vllm_backend import VLLMGenerator as cls  # vllm itself is imported on use
+    else:
+        cls = HFGenerator if backend == "hf" else OpenAIGenerator
+    # params name the local model `model` too; a tokenizer object has no place in a params file
+    first = {"hf": "model_or_path", "vllm": "model_path"}.get(backend)
+    allowed = [("model" if name == first else name) for name in inspect.signature(cls).parameters]
+    allowed = [name for name in allowed if name != "tokenizer"]
     for key in spec:
         if key not in allowed:
             raise ValueError(f"generator key {key!r} is unknown for backend {backend!r}; allowed keys: {allowed}")
-    if backend == "hf" and "model" in spec:
-        spec["model_or_path"] = spec.pop("model")
+    if first and "model" in spec:
+        spec[first] = spec.pop("model")
     return cls(**spec)

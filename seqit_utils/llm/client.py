@@ -10,7 +10,11 @@ functions elsewhere (STYLE: distilabel's format_input → client → format_outp
 - A persistent cache (`seqit_utils.llm.cache`) keyed by a hash of (model, messages, sampling parameters): a re-run
   sends no request, and a run killed at any point resumes without repeating a finished request, because each
   answer is committed to the cache as soon as it arrives. Failures are never cached.
-- A failure after the last retry is returned as that item's `Result` with `error` set, never dropped.
+- A failure after the last retry is returned as that item's `Result` with `error` set, never dropped. The one
+  exception: an endpoint that does not answer at all. The first request of a batch goes alone; if it gets no answer
+  (connection refused or closed, timeouts) or a refusal that every request would get (401, 403, 404) after its
+  retries, `EndpointError` names the URL before anything else is sent (otherwise every item would fail and the
+  stages would carry on: Seq-Instruct "holds" every instruction, the judge finds every reply unparseable).
 - The API key is read from the environment variable named `api_key_env` when a batch runs and is never stored:
   not on the client, in the cache, in results, logs or error messages (a server echoing it back is redacted).
 """
@@ -96,6 +100,14 @@ class Stats:
 
 class LLMError(RuntimeError):
     """Raised by `LLMClient.complete_text` when items failed after their last retry."""
+
+
+class EndpointError(LLMError):
+    """The endpoint does not answer, or refuses every request (see the module docstring)."""
+
+
+# Final errors of a first request that mean no request of the batch can succeed (openai exception names).
+NO_ANSWER = ("APIConnectionError", "APITimeoutError", "AuthenticationError", "PermissionDeniedError", "NotFoundError")
 
 
 def user_messages(prompt: str, system: str | None = None) -> Messages:
@@ -222,7 +234,16 @@ class LLMClient:
             bar.update(copies[key])
 
         try:
-            await asyncio.gather(*(run(k, r) for k, r in todo.items()))
+            (first, request), *rest = todo.items()
+            await run(first, request)  # alone: an endpoint that does not answer fails once, not once per item
+            error = done[first].error
+            if error is not None and error.split(":")[0] in NO_ANSWER:
+                raise EndpointError(
+                    f"the LLM endpoint {self.base_url} (model {self.model!r}) did not answer after "
+                    f"{done[first].attempts} attempt(s): {error}. Start the server, or fix the endpoint's base_url, "
+                    f"model or key (environment variable {self.api_key_env}) in params `llm.endpoints`"
+                )
+            await asyncio.gather(*(run(k, r) for k, r in rest))
         finally:
             bar.close()
             await client.close()

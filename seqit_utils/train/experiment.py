@@ -215,13 +215,15 @@ def _fmt(value: Any) -> str:
 def generate_sets(
     config: Config, model_dir: str | Path, sets: dict[str, list[dict[str, Any]]], template: str | None = None
 ) -> dict[str, list[str]]:
-    """Greedy outputs of the model in `model_dir` for every set (one model load; `experiment.generation` settings;
-    the profile's base template unless `template` is given)."""
-    from seqit_utils.evaluate.generate import HFGenerator
+    """Greedy outputs of the model in `model_dir` for every set (one model load on CUDA when there is one;
+    `experiment.generation` settings and backend; the profile's base template, and its stop strings, unless
+    `template` is given)."""
+    from seqit_utils.evaluate.generate import local_generator
 
     gen = config.experiment.generation
     template = template or config.model.base_models[config.model.base].prompt_template
-    generator = HFGenerator(model_dir, batch_size=gen.batch_size, max_new_tokens=gen.max_new_tokens, progress=False)
+    options = dict(backend=gen.backend, batch_size=gen.batch_size, max_new_tokens=gen.max_new_tokens)
+    generator = local_generator(model_dir, template, **options)
     return {
         name: generator.generate(prompts_for(records, template, generator.tokenizer)) for name, records in sets.items()
     }

@@ -1,9 +1,11 @@
 """Fine-tuning: IT vs SIT models with LoRA, QLoRA or full fine-tuning (§4; DESIGN "Training setups").
 
-Backends: `unsloth` (NVIDIA GPU only, imported lazily), `peft` (transformers + peft + trl; LoRA on any device) and
-`full` (transformers + trl, all weights). `auto` picks unsloth when CUDA and unsloth are available, else peft for
-LoRA and full for full fine-tuning. The loss is on the response only (§2.1: −log p(ŷ | s)): records are tokenised
-here into `input_ids` + `completion_mask` (prompt tokens masked), which trl's SFTTrainer uses as is.
+Backends: `unsloth` (LoRA/QLoRA on one NVIDIA GPU, imported lazily and before trl), `peft` (transformers + peft +
+trl; LoRA on any device) and `full` (transformers + trl, all weights, fp32 master weights). `auto` picks unsloth for
+LoRA/QLoRA when CUDA and unsloth are available and the run is on one GPU, else peft; full fine-tuning is always
+`full`. Precision, loading and merging: `backends`; several GPUs: `distributed`. The loss is on the response only
+(§2.1: −log p(ŷ | s)): records are tokenised here into `input_ids` + `completion_mask` (prompt tokens masked), which
+trl's SFTTrainer uses as is.
 
 Runs resume from the last checkpoint in `output_dir` (trainer state, optimizer, RNG), so a killed run continues.
 """
@@ -11,12 +13,14 @@ Runs resume from the last checkpoint in `output_dir` (trainer state, optimizer, 
 from __future__ import annotations
 
 import importlib.util
+import random
 from pathlib import Path
 from typing import Any
 
 from seqit_utils.config import TrainSetup
 from seqit_utils.io import save_pretrained, write_json
-from seqit_utils.prompts import format_prompt
+from seqit_utils.train import backends, distributed
+from seqit_utils.train.examples import tokenize
 
 RUN_SUMMARY = "run_summary.json"  # in a run's checkpoint folder: its summary once it has finished (see `fit`)
 
@@ -28,12 +32,18 @@ def resolve_backend(setup: TrainSetup, *, cuda: bool | None = None) -> str:
 
         cuda = torch.cuda.is_available()
     has_unsloth = importlib.util.find_spec("unsloth") is not None
-    backend = setup.backend
+    backend, adapters, one_gpu = setup.backend, setup.method != "full", setup.distributed == "none"
     if backend == "auto":
-        backend = "unsloth" if cuda and has_unsloth else ("full" if setup.method == "full" else "peft")
+        backend = "unsloth" if cuda and has_unsloth and adapters and one_gpu else ("peft" if adapters else "full")
     if backend == "unsloth" and not (cuda and has_unsloth):
-        missing = "an NVIDIA GPU (CUDA)" if not cuda else "the unsloth package (pip install -e '.[gpu]')"
+        missing = "an NVIDIA GPU (CUDA)" if not cuda else f"the unsloth package ({backends.GPU_INSTALL})"
         raise RuntimeError(f"backend 'unsloth' needs {missing}; use backend 'auto', 'peft' or 'full' instead")
+    if backend == "unsloth" and not (adapters and one_gpu):
+        raise ValueError("backend 'unsloth' trains LoRA/QLoRA on one GPU; use backend 'auto' (peft or full)")
+    if setup.distributed in ("fsdp", "deepspeed_zero3") and setup.method != "full":
+        raise ValueError(
+            f"distributed {setup.distributed!r} shards full fine-tuning; LoRA/QLoRA use distributed 'ddp'"
+        )
     if backend == "peft" and setup.method == "full":
         raise ValueError("backend 'peft' trains adapters; method 'full' needs backend 'full' (or 'auto')")
     if backend == "full" and setup.method != "full":
@@ -45,74 +55,16 @@ def resolve_backend(setup: TrainSetup, *, cuda: bool | None = None) -> str:
     return backend
 
 
-def tokenize_records(
-    records: list[dict[str, Any]], tokenizer: Any, template: str, max_length: int
-) -> list[dict[str, list[int]]]:
-    """`input_ids` = prompt + response + EOS and `completion_mask` (1 on response and EOS tokens).
-
-    Sequences longer than `max_length` are cut from the right; a record whose response would vanish entirely is
-    dropped (it would carry no loss).
-    """
-    prompts = [format_prompt(r["instruction"], r.get("input", ""), template, tokenizer) for r in records]
-    prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
-    response_ids = tokenizer([r["output"] for r in records], add_special_tokens=False)["input_ids"]
-    bos = tokenizer.bos_token_id
-    examples = []
-    for head, tail in zip(prompt_ids, response_ids, strict=True):
-        if bos is not None and head[:1] != [bos]:  # a chat template may already write BOS (as in generate.encode)
-            head = [bos, *head]
-        tail = tail + [tokenizer.eos_token_id]
-        ids = (head + tail)[:max_length]
-        if len(ids) <= len(head):
-            continue
-        examples.append({"input_ids": ids, "completion_mask": ([0] * len(head) + [1] * len(tail))[:max_length]})
-    return examples
-
-
-def tokenize_conversations(
-    records: list[dict[str, Any]], tokenizer: Any, template: str, max_length: int
-) -> list[dict[str, list[int]]]:
-    """Multi-turn records (`messages`: user, assistant, user, assistant, …; the SIT-multi ablation of §5.1) as
-    `input_ids` + `completion_mask` with the loss on every assistant turn (and the EOS closing it).
-
-    Template "chat" renders the conversation with the tokenizer's chat template (each turn is the difference of
-    rendering the conversation up to it and up to the turn before); the plain templates write each user turn as a
-    prompt (`format_prompt`) followed by the assistant's reply and EOS. Cut from the right at `max_length`;
-    a record left without any response token is dropped.
-    """
-    bos = tokenizer.bos_token_id
-    examples = []
-    for record in records:
-        ids, mask = ([bos], [0]) if bos is not None else ([], [])
-        rendered = ""
-        for k in range(0, len(record["messages"]), 2):
-            user, reply = record["messages"][k]["content"], record["messages"][k + 1]["content"]
-            if template == "chat":
-                turns = record["messages"][: k + 1]
-                prompt = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
-                full = tokenizer.apply_chat_template(record["messages"][: k + 2], tokenize=False)
-                head, tail, rendered = prompt[len(rendered) :], full[len(prompt) :], full
-                tail_ids = tokenizer(tail, add_special_tokens=False)["input_ids"]
-            else:
-                head = format_prompt(user, "", template, tokenizer)
-                tail_ids = tokenizer(reply, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-            head_ids = tokenizer(head, add_special_tokens=False)["input_ids"]
-            if k == 0 and bos is not None and head_ids[:1] == [bos]:  # the chat template wrote BOS already
-                ids, mask = [], []
-            ids += head_ids + tail_ids
-            mask += [0] * len(head_ids) + [1] * len(tail_ids)
-        if any(mask[:max_length]):
-            examples.append({"input_ids": ids[:max_length], "completion_mask": mask[:max_length]})
-    return examples
-
-
-def tokenize(records: list[dict[str, Any]], tokenizer: Any, template: str, max_length: int) -> list[dict]:
-    """`tokenize_conversations` for records with `messages`, else `tokenize_records` (one set is one kind)."""
-    kinds = {"messages" in r for r in records}
-    if len(kinds) > 1:
-        raise ValueError("a training set mixes multi-turn (`messages`) and single-turn records; split them")
-    conversations = kinds == {True}
-    return (tokenize_conversations if conversations else tokenize_records)(records, tokenizer, template, max_length)
+def dev_split(
+    records: list[dict[str, Any]], fraction: float, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(train, dev): a seeded `fraction` of `records` (at least one) held out as v1's dev set (best checkpoint by
+    dev cross-entropy, DESIGN "Training setups"); the rest, in their original order, to train on."""
+    n_dev = max(1, round(len(records) * fraction))
+    if n_dev >= len(records):
+        raise ValueError(f"dev_fraction {fraction} of {len(records)} records leaves nothing to train on")
+    dev = set(random.Random(f"dev/{seed}").sample(range(len(records)), n_dev))
+    return [r for i, r in enumerate(records) if i not in dev], [records[i] for i in sorted(dev)]
 
 
 def sft_config(setup: TrainSetup, output_dir: str | Path, *, seed: int, has_eval: bool, cuda: bool) -> Any:
@@ -133,11 +85,12 @@ def sft_config(setup: TrainSetup, output_dir: str | Path, *, seed: int, has_eval
         lr_scheduler_kwargs=dict(setup.lr_scheduler_kwargs),
         weight_decay=setup.weight_decay,
         optim=setup.optim,
-        bf16=setup.bf16 and cuda,  # fp32 on CPU (DESIGN: bf16 is slower here and meets the AVX512-BF16 trap)
+        **backends.mixed_precision(setup, cuda=cuda),  # autocast; the weights stay as loaded (fp32 masters)
         max_length=None,  # examples arrive tokenised and cut to setup.max_length
         packing=setup.packing,
         completion_only_loss=setup.completion_only_loss,
-        activation_checkpointing=cuda,  # no memory pressure on the tiny CPU models; it only costs time there
+        # none on the tiny CPU models (it only costs time there); FSDP checkpoints activations itself (fsdp.yaml)
+        activation_checkpointing=cuda and setup.distributed != "fsdp",
         eval_strategy="steps" if has_eval else "no",
         eval_steps=eval_steps if has_eval else None,
         save_strategy="steps",
@@ -155,50 +108,6 @@ def sft_config(setup: TrainSetup, output_dir: str | Path, *, seed: int, has_eval
     )
 
 
-def _load(model_path: str | Path, setup: TrainSetup, backend: str, seed: int) -> tuple[Any, Any]:
-    if backend == "unsloth":
-        from unsloth import FastLanguageModel  # GPU only; raises on CPU, hence the lazy import
-
-        model, tokenizer = FastLanguageModel.from_pretrained(
-            str(model_path), max_seq_length=setup.max_length, load_in_4bit=setup.method == "qlora", dtype=None
-        )
-        if setup.method != "full":
-            model = FastLanguageModel.get_peft_model(
-                model,
-                r=setup.lora.r,
-                lora_alpha=setup.lora.lora_alpha,
-                lora_dropout=setup.lora.lora_dropout,
-                target_modules=list(setup.lora.target_modules),
-                random_state=seed,
-            )
-        return model, tokenizer
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    kwargs: dict[str, Any] = {}
-    if setup.method == "qlora":
-        import torch
-        from transformers import BitsAndBytesConfig
-
-        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16)
-    model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
-    if setup.method != "full":
-        from peft import LoraConfig, get_peft_model
-
-        lora = setup.lora
-        model = get_peft_model(
-            model,
-            LoraConfig(
-                r=lora.r,
-                lora_alpha=lora.lora_alpha,
-                lora_dropout=lora.lora_dropout,
-                target_modules=list(lora.target_modules),
-                task_type="CAUSAL_LM",
-            ),
-        )
-    return model, tokenizer
-
-
 def _terminal_progress(label: str) -> Any:
     """A callback printing step and loss at each logging step to the process's own stderr: under papermill/DVC a
     kernel's stdout lands in the notebook, its stderr in the terminal, so `dvc repro` shows training progress."""
@@ -208,7 +117,7 @@ def _terminal_progress(label: str) -> Any:
 
     class TerminalProgress(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs and sys.__stderr__ is not None:
+            if logs and "loss" in logs and sys.__stderr__ is not None and state.is_world_process_zero:
                 line = f"[train {label}] step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f}"
                 print(line, file=sys.__stderr__, flush=True)
 
@@ -225,55 +134,119 @@ def train(
     seed: int,
     eval_records: list[dict[str, Any]] | None = None,
     final_dir: str | Path | None = None,
+    num_processes: int | None = None,
 ) -> dict[str, Any]:
     """Fine-tune `model_path` on `train_records`; save the final (merged) model and tokenizer to `final_dir`
     (default `output_dir/final`).
 
-    Checkpoints go to `output_dir` and the run resumes from the last one. Returns a summary (backend, steps,
-    losses, tokens seen) for the metrics file.
+    With `setup.load_best_model_at_end` and no `eval_records`, a seeded `setup.dev_fraction` of the records is
+    held out as the dev set. A distributed setup runs in `num_processes` processes (default: the GPU count) through
+    `accelerate launch` (`distributed.launch`; on a CPU-only machine with gloo). Checkpoints go to `output_dir` and
+    the run resumes from the last one. Returns a summary (backend, steps, losses, tokens seen) for the metrics file.
     """
     import torch
+
+    cuda = torch.cuda.is_available()
+    backend = resolve_backend(setup, cuda=cuda)
+    backends.import_backend(backend)  # unsloth must patch transformers/trl before they are imported
+    if setup.load_best_model_at_end and not eval_records:
+        train_records, eval_records = dev_split(train_records, setup.dev_fraction, seed)
+    final_dir = Path(final_dir) if final_dir else Path(output_dir) / "final"
+    gpus = torch.cuda.device_count() if cuda else 0
+    if setup.distributed != "none" and distributed.world_size() == 1 and (num_processes or gpus) > 1:
+        job = {"model_path": str(model_path), "output_dir": str(output_dir), "template": template, "seed": seed,
+               "final_dir": str(final_dir)}  # fmt: skip
+        return distributed.launch(job, train_records, eval_records, setup, num_processes or gpus, cpu=not cuda)
+    distributed.check_launch(setup, gpus)
+    data = (train_records, eval_records)
+    return _train_here(model_path, data, Path(output_dir), final_dir, setup, backend, template, seed, cuda=cuda)
+
+
+def _train_here(
+    model_path: str | Path,
+    data: tuple[list[dict[str, Any]], list[dict[str, Any]] | None],
+    output_dir: Path,
+    final_dir: Path,
+    setup: TrainSetup,
+    backend: str,
+    template: str,
+    seed: int,
+    *,
+    cuda: bool,
+) -> dict[str, Any]:
+    """`train` in this process (one of a launched group, or alone); `data` = (train records, eval records)."""
     from datasets import Dataset
     from transformers import set_seed
     from trl import SFTTrainer
 
-    cuda = torch.cuda.is_available()
-    backend = resolve_backend(setup, cuda=cuda)
     set_seed(seed)
-    model, tokenizer = _load(model_path, setup, backend, seed)
+    train_records, eval_records = data
+    plan = {"max_steps": setup.max_steps, "num_train_epochs": setup.num_train_epochs, "examples": len(train_records),
+            "batch": setup.per_device_train_batch_size * setup.gradient_accumulation_steps}  # fmt: skip
+    setup = distributed.per_process_setup(setup, distributed.world_size())  # the same global batch on N processes
+    # the arguments first: under FSDP/ZeRO-3 they set up the process group that the model is then loaded into
+    args = sft_config(setup, output_dir, seed=seed, has_eval=bool(eval_records), cuda=cuda)
+    model, tokenizer = backends.load(model_path, setup, backend, seed, cuda=cuda)
     train_set = Dataset.from_list(tokenize(train_records, tokenizer, template, setup.max_length))
     eval_set = None
     if eval_records:
         eval_set = Dataset.from_list(tokenize(eval_records, tokenizer, template, setup.max_length))
-    output_dir = Path(output_dir)
-    args = sft_config(setup, output_dir, seed=seed, has_eval=eval_set is not None, cuda=cuda)
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer
     )
-    trainer.add_callback(_terminal_progress(Path(final_dir or output_dir).name))
-    plan = {"max_steps": setup.max_steps, "num_train_epochs": setup.num_train_epochs, "examples": len(train_set),
-            "batch": setup.per_device_train_batch_size * setup.gradient_accumulation_steps}  # fmt: skip
+    trainer.add_callback(_terminal_progress(output_dir.name if final_dir == output_dir / "final" else final_dir.name))
     result, finished, last = fit(trainer, output_dir, plan, load_best=setup.load_best_model_at_end)
-    final = trainer.model.merge_and_unload() if setup.method != "full" else trainer.model  # plain loading later
-    final_dir = Path(final_dir) if final_dir else output_dir / "final"
-    final.save_pretrained(final_dir)
-    save_pretrained(tokenizer, final_dir)
+    _save_final(trainer, tokenizer, model_path, final_dir, setup, backend, cuda=cuda)
     if finished is not None:
         return finished
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    best = trainer.state.best_model_checkpoint
     summary = {
         "backend": backend,
         "resumed_from": Path(last).name if last else None,
         "global_step": trainer.state.global_step,
+        "world_size": trainer.args.world_size,  # processes that trained (several GPUs: `distributed`)
         "train_loss": result.training_loss,
         "first_logged_loss": losses[0] if losses else None,
         "last_logged_loss": losses[-1] if losses else None,
+        "logged_losses": losses,
         "best_eval_loss": trainer.state.best_metric,
+        "best_checkpoint": Path(best).name if best else None,
+        "eval_examples": len(eval_set) if eval_set is not None else 0,
         "train_examples": len(train_set),
         "train_tokens": int(sum(len(ids) for ids in train_set["input_ids"])),
     }
-    record_finished(output_dir, summary, plan)
+    if trainer.is_world_process_zero():
+        record_finished(output_dir, summary, plan)
     return summary
+
+
+def _save_final(
+    trainer: Any,
+    tokenizer: Any,
+    model_path: str | Path,
+    final_dir: Path,
+    setup: TrainSetup,
+    backend: str,
+    *,
+    cuda: bool,
+) -> None:
+    """The final model as a plain checkpoint (rank 0 writes it): adapters merged (QLoRA: into a 16-bit reload of
+    the base); full fine-tuning in the compute dtype on a GPU, gathered from its shards under FSDP/ZeRO-3."""
+    if setup.distributed in ("fsdp", "deepspeed_zero3"):
+        trainer.save_model(str(final_dir))  # every process takes part in gathering the shards
+    elif setup.method == "full" and trainer.is_world_process_zero():
+        if cuda:
+            trainer.model.to(backends.compute_dtype(setup, cuda=cuda))  # the fp32 masters are not needed any more
+        trainer.model.save_pretrained(final_dir)
+    elif backend == "unsloth":
+        trainer.model.save_pretrained_merged(str(final_dir), tokenizer, save_method="merged_16bit")
+    elif trainer.is_world_process_zero():
+        dtype = backends.compute_dtype(setup, cuda=cuda)
+        merged = backends.merge_lora(trainer.model, model_path, reload=setup.method == "qlora", dtype=dtype)
+        merged.save_pretrained(final_dir)
+    if trainer.is_world_process_zero():
+        save_pretrained(tokenizer, final_dir)
 
 
 def fit(trainer: Any, output_dir: Path, plan: dict[str, Any], *, load_best: bool = False) -> tuple[Any, Any, Any]:
