@@ -14,8 +14,12 @@ import sys
 COMMANDS = [
     "seqit_utils.config",  # seqit profile
     "seqit_utils.train.runs",  # seqit runs
+    "seqit_utils.dryrun",  # seqit dry-run
     "seqit_utils.notebooks",  # seqit notebook
     "seqit_utils.analysis.figures",  # seqit figures
+    "seqit_utils.evaluate.rescore",  # seqit rescore
+    "seqit_utils.train.preflight",  # seqit preflight
+    "seqit_utils.train.gpu_check",  # seqit gpu-check
 ]
 
 

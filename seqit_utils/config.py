@@ -398,7 +398,6 @@ class AblationConfig(_Strict):
     seq_instruct_split: SeqInstructSplit | None = None  # None: no SIT-split of Seq-Instruct data
 
 
-
 class TinyInstructBlip(_Strict):
     """A tiny InstructBLIP built from config (`multimodal.build_tiny`): transformers config names per part."""
 

@@ -7,6 +7,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -33,3 +35,30 @@ def test_ruff_lint_and_format():
     for args in (["check", "."], ["format", "--check", "."]):
         done = subprocess.run([sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True)
         assert done.returncode == 0, f"ruff {' '.join(args)}:\n{done.stdout}{done.stderr}"
+
+
+def _pins(name: str) -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    lines = (ROOT / name).read_text().splitlines()
+    return {canonicalize_name(n): v for n, v in (s.split("==") for s in lines if s and not s.startswith("#"))}
+
+
+def test_torch_is_a_range_kept_from_the_platform_and_both_sets_fit_the_projects_ranges():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    requirements = [Requirement(r) for r in project["dependencies"] + extras["gpu"] + extras["eval"]]
+    torch = next(r for r in requirements if r.name == "torch")
+    assert not any(s.operator == "==" for s in torch.specifier), "an exact torch would replace Colab's CUDA build"
+    cpu, gpu = _pins("constraints.txt"), _pins("constraints-gpu.txt")
+    assert cpu["torch"] == "2.13.0" and "torch" not in gpu  # the GPU set keeps the platform's torch
+    assert not {"vllm", "xformers", "triton", "torchvision"} & set(gpu)  # each is built against one torch release
+    for pins in (cpu, gpu):
+        for req in requirements:
+            version = pins.get(canonicalize_name(req.name))
+            assert version is None or req.specifier.contains(version, prereleases=True), (req, version)
+    assert {"unsloth", "unsloth-zoo", "bitsandbytes"} <= set(gpu)

@@ -19,7 +19,7 @@ from typing import Any
 
 from seqit_utils.config import TrainSetup
 from seqit_utils.io import save_pretrained, write_json
-from seqit_utils.train import backends, distributed
+from seqit_utils.train import backends, compat, distributed
 from seqit_utils.train.examples import tokenize
 
 RUN_SUMMARY = "run_summary.json"  # in a run's checkpoint folder: its summary once it has finished (see `fit`)
@@ -90,7 +90,7 @@ def sft_config(setup: TrainSetup, output_dir: str | Path, *, seed: int, has_eval
         packing=setup.packing,
         completion_only_loss=setup.completion_only_loss,
         # none on the tiny CPU models (it only costs time there); FSDP checkpoints activations itself (fsdp.yaml)
-        activation_checkpointing=cuda and setup.distributed != "fsdp",
+        **compat.checkpointing_args(cuda and setup.distributed != "fsdp"),
         eval_strategy="steps" if has_eval else "no",
         eval_steps=eval_steps if has_eval else None,
         save_strategy="steps",
