@@ -119,6 +119,7 @@ def test_use_profile_rewrites_params_yaml_only_for_valid_profiles(tmp_path):
     import shutil
 
     from seqit_utils.config import use_profile
+    from seqit_utils.train import runs
 
     shutil.copytree(ROOT / "params", tmp_path / "params")
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
@@ -126,7 +127,8 @@ def test_use_profile_rewrites_params_yaml_only_for_valid_profiles(tmp_path):
     written = yaml.safe_load((tmp_path / "params.yaml").read_text())
     paper = load_config("paper", ROOT)
     assert written["profile"] == "paper" and written["seeds"] == [42]
-    assert list(written["train_runs"]) == [f"{name}-42" for name in paper.runs]
+    assert list(written["train_runs"]) == [f"{name}-42" for name in paper.runs if runs.unbuilt(paper, name) is None]
+    assert "sit_translate-42" not in written["train_runs"] and "sit_cmdr-42" in written["train_runs"]
     assert written["train_runs"]["sit_seq_instruct-42"] == {
         "run": "sit_seq_instruct",
         "seed": 42,

@@ -19,11 +19,11 @@ TABLE_TITLES = {
 
 
 def table_runs(config: Config) -> dict[str, str]:
-    """Run name → the model key (`<run>-<first seed>`) of every run in one of `TABLE_TITLES`' tables."""
+    """Run name → the model key (`<run>-<first seed>`) of every trained run in one of `TABLE_TITLES`' tables."""
     return {
         name: f"{name}-{runs.seeds(config, name)[0]}"
         for name, run in config.runs.items()
-        if set(run.tables) & set(TABLE_TITLES)
+        if set(run.tables) & set(TABLE_TITLES) and runs.unbuilt(config, name) is None  # (`seqit runs` says why not)
     }
 
 

@@ -11,8 +11,9 @@ the registry. Where each transform's training set comes from:
   run's own `generator`, Seq-Instruct run inside stage `train` (the §5.2 generator swap).
 All paths are under `outputs/<profile>/`.
 
-A recipe no stage builds yet (e.g. translate-SIT over multilingual Alpaca) fails before any training with a message
-naming its source and the fix (`train:` a file you built).
+A recipe no stage builds yet (e.g. translate-SIT over multilingual Alpaca) gets no `train@` entry, so the DAG runs
+without it; `seqit runs` marks it, and training it directly fails before any model is built, naming the recipe and
+the fix (`train:` a file you built).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from seqit_utils import io
 from seqit_utils.config import ABLATION_SETS, Config, RunSpec, TrainSetup, find_project_root, load_config
 from seqit_utils.train import experiment
 
-COLUMNS = ("run", "train_data", "transform", "base", "tables", "seeds")
+COLUMNS = ("run", "train_data", "transform", "base", "tables", "seeds", "trained")
 
 
 def run_spec(config: Config, name: str) -> RunSpec:
@@ -99,22 +100,25 @@ def training_source(config: Config, name: str) -> str | None:
     )
 
 
-def dependency(config: Config, name: str) -> str:
-    """The path under `outputs/<profile>/` stage `train` depends on for run `name` (its training data)."""
+def unbuilt(config: Config, name: str) -> str | None:
+    """Why no stage builds run `name`'s training set (None: one does)."""
     try:
-        source = training_source(config, name)
-    except ValueError:
-        return "data"  # the entry fails at its start, naming the recipe; the data stage's outs stand in
-    return "data" if source is None else source  # a generator run reads seq_instruct.source from data/
+        training_source(config, name)
+    except ValueError as err:
+        return str(err)
+    return None
 
 
 def train_entries(config: Config) -> dict[str, dict[str, Any]]:
-    """params.yaml's `train_runs`: `<run>-<seed>` → {run, seed, data} for dvc.yaml's `train` stage."""
-    return {
-        f"{name}-{seed}": {"run": name, "seed": seed, "data": dependency(config, name)}
-        for name in config.runs
-        for seed in seeds(config, name)
-    }
+    """params.yaml's `train_runs`: `<run>-<seed>` → {run, seed, data} for dvc.yaml's `train` stage, `data` being the
+    path under `outputs/<profile>/` its training set comes from. A run no stage builds a set for is left out (so the
+    DAG runs without it; `seqit runs` says why) until it names a `train:` file."""
+    entries = {}
+    for name in config.runs:
+        if unbuilt(config, name) is None:
+            source = training_source(config, name) or "data"  # a generator run reads seq_instruct.source from data/
+            entries |= {f"{name}-{seed}": {"run": name, "seed": seed, "data": source} for seed in seeds(config, name)}
+    return entries
 
 
 def training_records(config: Config, name: str, root: str | Path = ".") -> tuple[list[dict], dict[str, Any]]:
@@ -129,6 +133,8 @@ def training_records(config: Config, name: str, root: str | Path = ".") -> tuple
         fix = f"run `dvc repro {stage}` first" if stage else "check the path (relative to outputs/<profile>/)"
         raise FileNotFoundError(f"runs.{name} trains on {source}: {path} does not exist; {fix}")
     records = io.read_jsonl(path)
+    if not records:
+        raise ValueError(f"runs.{name} trains on {source}: {path} holds no records; check the stage that wrote it")
     if source.startswith("seq_instruct/"):
         records = [_as_training(r) for r in records]
     return records, {"train_file": source}
@@ -221,9 +227,11 @@ def list_runs(config: Config) -> list[dict[str, Any]]:
     runs = []
     for name, run in config.runs.items():
         transform = run.transform + (f" (generator {run.generator})" if run.generator else "")
+        reason = unbuilt(config, name)
         runs.append(
             {"run": name, "train_data": list(run.train_data), "transform": transform, "base": _base_label(config, run),
-             "tables": list(run.tables), "seeds": seeds(config, name)}
+             "tables": list(run.tables), "seeds": seeds(config, name),
+             "trained": "stage train" if reason is None else "not yet: no stage builds its set (give `train:`)"}
         )  # fmt: skip
     if config.multimodal is not None:
         mm = config.multimodal
@@ -231,7 +239,7 @@ def list_runs(config: Config) -> list[dict[str, Any]]:
         for name, transform in (("multimodal_it", "none"), ("multimodal_sit", "caption")):
             runs.append(
                 {"run": name, "train_data": data, "transform": transform, "base": mm.model, "tables": ["table_3"],
-                 "seeds": [mm.seed]}
+                 "seeds": [mm.seed], "trained": "stage multimodal"}
             )  # fmt: skip
     return runs
 

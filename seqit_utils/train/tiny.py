@@ -42,17 +42,24 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, model_max_length: int
     )
 
 
-def build_model(tokenizer: Any, *, seed: int, **llama_config: Any) -> Any:
-    """A randomly initialised `LlamaForCausalLM` (fp32) whose vocabulary is exactly the tokenizer's.
+def build_model(tokenizer: Any, *, seed: int, architecture: str = "llama", **llama_config: Any) -> Any:
+    """A randomly initialised `LlamaForCausalLM` (or `MistralForCausalLM`: `architecture="mistral"`, the stand-in for
+    Mistral-7B in `seqit dry-run`) in fp32 whose vocabulary is exactly the tokenizer's.
 
-    `llama_config` takes transformers `LlamaConfig` names (hidden_size, num_hidden_layers, ...); `vocab_size` there
-    is the tokenizer's target size and is replaced by the trained tokenizer's real size.
+    `llama_config` takes transformers `LlamaConfig` names (hidden_size, num_hidden_layers, ...), which MistralConfig
+    shares; `vocab_size` there is the tokenizer's target size and is replaced by the trained tokenizer's real size.
     """
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
 
-    llama_config = {**llama_config, "vocab_size": len(tokenizer)}
-    config = LlamaConfig(
+    classes = {"llama": (LlamaConfig, LlamaForCausalLM), "mistral": (MistralConfig, MistralForCausalLM)}
+    if architecture not in classes:
+        raise ValueError(f"architecture = {architecture!r}; allowed values: {', '.join(classes)}")
+    config_class, model_class = classes[architecture]
+    # every head its own key/value head (MistralConfig would default to 8 key/value heads)
+    llama_config = {"num_key_value_heads": llama_config.get("num_attention_heads"), **llama_config}
+    llama_config["vocab_size"] = len(tokenizer)
+    config = config_class(
         **llama_config,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
@@ -60,7 +67,7 @@ def build_model(tokenizer: Any, *, seed: int, **llama_config: Any) -> Any:
         tie_word_embeddings=True,
     )
     torch.manual_seed(seed)
-    return LlamaForCausalLM(config)
+    return model_class(config)
 
 
 def build_tiny(texts: Iterable[str], out_dir: str | Path, *, seed: int, **tiny_config: Any) -> Path:
