@@ -199,6 +199,11 @@ def _check_eval_stages(out: Path) -> None:
     for table in ("table_2", "table_5", "table_7", "table_8", "table_9", "table_10", "table_11"):
         for ext in ("md", "csv", "tex"):
             assert (out / f"tables/{table}.{ext}").is_file(), (table, ext)
+    for model in ("it-0", "it-1", "sit-0", "sit-1"):  # our XQuAD generations rescored as the authors' layout
+        assert (
+            "| paper |" in (out / f"rescore/{model}.md").read_text()
+            and "| strict |" in (out / f"rescore/{model}.md").read_text()
+        )
     table5 = (out / "tables/table_5.md").read_text()
     assert "| SIT |" in table5 and "Not run: mmlu: data not available" in table5
 
