@@ -715,14 +715,6 @@ def use_profile(profile: str, root: str | Path | None = None) -> Path:
     return write_text(root / "params.yaml", text)
 
 
-def check_seed(config: Config, seed: int) -> int:
-    """`seed` must be one of the profile's `experiment.seeds` (the DVC matrix is built from them)."""
-    if seed not in config.experiment.seeds:
-        allowed = ", ".join(map(str, config.experiment.seeds))
-        raise ValueError(f"seed = {seed} is not in experiment.seeds of profile {config.profile!r}; allowed: {allowed}")
-    return seed
-
-
 def add_command(subparsers: Any) -> None:
     """`seqit profile PROFILE`: what `python -m seqit_utils.config PROFILE` does."""
     help_text = "validate params/PROFILE.yaml and make it the profile `dvc repro` runs"

@@ -94,11 +94,6 @@ def test_aggregate_and_table():
     assert "| x | 10 | 0.05 | 0.30 | 0.95 | 0.70 | – | – |" in table and "seeds [0, 1]" in table
 
 
-def test_variant_is_checked():
-    with pytest.raises(ValueError, match="allowed values: it, sit"):
-        experiment.check_variant("sft")
-
-
 def test_generate_sets_uses_the_generation_backend_and_the_templates_stop_strings(
     sample_run, tmp_path, one_torch_thread
 ):

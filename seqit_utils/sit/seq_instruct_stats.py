@@ -241,7 +241,7 @@ def table4_markdown(stats_by_source: Mapping[str, dict[str, Any]]) -> str:
         for label, s in stats["iterations"].items():
             tokens = [_number(s[k]) for k in ("avg_input_tokens", "avg_instruction_tokens", "avg_output_tokens")]
             shares = [_number(None if v is None else 100 * v) for v in s["option_share"].values()]
-            rows.append(f"| {source} | {label or 'option'} | {s['n']} | " + " | ".join(tokens + shares) + " |")
+            rows.append(f"| {source} | {label} | {s['n']} | " + " | ".join(tokens + shares) + " |")
     names = sorted({stats["tokenizer"] for stats in stats_by_source.values()})
     return "\n".join(rows) + f"\n\nTokens: {'; '.join(names)}.\n"
 

@@ -34,13 +34,6 @@ def profile_dir(config: Config, root: str | Path = ".") -> Path:
     return Path(root) / config.output_dir
 
 
-def check_variant(variant: str) -> str:
-    """`variant` must be one of VARIANTS."""
-    if variant not in VARIANTS:
-        raise ValueError(f"variant = {variant!r} is unknown; allowed values: {', '.join(VARIANTS)}")
-    return variant
-
-
 def base_model(config: Config, seed: int, root: str | Path = ".") -> str:
     """What a fine-tuning run starts from: the tiny base built by stage 02 for this seed, or the hub/local model."""
     spec = config.model.base_models[config.model.base]
@@ -64,19 +57,6 @@ def build_tiny_bases(config: Config, records: list[dict[str, Any]], root: str | 
             tiny.build_tiny(texts, folder / f"seed-{seed}", seed=seed, **config.model.tiny.model_dump())
             out.append(profile_dir(config, root) / "models" / "base" / f"seed-{seed}")
     return out
-
-
-def checkpoint_dir(config: Config, variant: str, seed: int, train_file: Path, root: str | Path = ".") -> Path:
-    """Where a run's checkpoints live (outside DVC's outs, so a killed run resumes), keyed by everything that
-    determines the run: a changed setup, base model or training file starts afresh instead of resuming stale state."""
-    key = io.stable_hash(
-        {
-            "setup": config.train.setups[config.train.setup].model_dump(mode="json"),
-            "model": config.model.model_dump(mode="json"),
-            "train_file": io.file_sha256(train_file),
-        }
-    )
-    return profile_dir(config, root) / "checkpoints" / f"{variant}-{seed}-{key[:10]}"
 
 
 def training_sets(config: Config, root: str | Path = ".") -> dict[str, list[dict[str, Any]]]:
