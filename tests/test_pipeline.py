@@ -186,8 +186,8 @@ def _check_eval_stages(out: Path) -> None:
     for group, models in (("it", ["it-0", "it-1"]), ("sit", ["sit-0", "sit-1"])):
         assert xquad[group]["models"] == mgsm[group]["models"] == csqa[group]["models"] == models
         for lang in ("en", "de", "vi"):
-            assert xquad[group][lang]["n"] == 4 and 0 <= xquad[group][lang]["accuracy"] <= 1
-        assert 0 <= mgsm[group]["trans-cot/de"]["accuracy"] <= 1 and csqa[group]["repeat"]["n"] == 4
+            assert xquad[group][lang]["n"] == 4 and 0 <= xquad[group][lang]["paper_accuracy"] <= 1
+        assert 0 <= mgsm[group]["trans-cot/de"]["paper_accuracy"] <= 1 and csqa[group]["repeat"]["n"] == 4
         assert read("gsm8k")[group]["all"]["n"] == 2 and read("humaneval")[group]["all"]["n"] == 2
         assert read("alpaca_eval")[group]["models"] == models
     assert xquad["sit"]["de"] == xquad["sit"]["sit-prompt/de"] and xquad["it"]["de"] == xquad["it"]["it-prompt/de"]
