@@ -100,8 +100,9 @@ def _tiny_multimodal(paper: dict[str, Any], items: int) -> dict[str, Any]:
                  "qformer": {**small, "max_position_embeddings": 64},
                  "text": {**small, "max_position_embeddings": 256, "vocab_size": 400}, "lm_warmup_steps": 5},
         "prompt_template": paper["prompt_template"],
-        "data": {"source": "synthetic", "synthetic": {"n_images": items, "questions_per_image": 2, "seed": 0},
-                 "eval_limit": items},
+        # 8 images: SIT (neg.) forces a caption of *another* image, which a 2-image set may not have
+        "data": {"source": "synthetic", "synthetic": {"n_images": max(items, 8), "questions_per_image": 2, "seed": 0},
+                 "eval_limit": max(items, 8)},
         "train": {"learning_rate": 1e-3, "num_train_epochs": 1, "per_device_train_batch_size": 4, "max_length": 128},
         "max_new_tokens": 8,
         "seed": paper["seed"],
