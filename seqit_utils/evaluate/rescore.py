@@ -20,10 +20,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from seqit_utils import io
 from seqit_utils.evaluate import paper_metrics, scoring
+from seqit_utils.tables import paper_numbers
 
 METRICS = ("paper", "strict")
 FILE_NAME = re.compile(r"^(?P<run>.+)_(?P<kind>base|trans)_xquad_(?P<lang>[a-z]{2})\.jsonl(?:\.gz)?$")
@@ -126,14 +125,10 @@ def paper_row(run: str, paper_yaml: str | Path = PAPER_YAML) -> dict[str, float 
     fields = KNOWN_RUNS.get(run)
     if fields is None:
         return None
-    data = yaml.safe_load(Path(paper_yaml).read_text(encoding="utf-8"))
-    table = next((t for t in data["tables"] if t["id"] == "table_9"), None)
-    if table is None:
+    tables = dict(paper_numbers.load_file(Path(paper_yaml), "naacl2025"))
+    if "table_9" not in tables:
         raise ValueError(f"{paper_yaml}: no table_9")
-    rows = [r for r in table["rows"] if all(r.get(k) == v for k, v in fields.items())]
-    if len(rows) != 1:
-        raise ValueError(f"{paper_yaml}: table_9 has {len(rows)} rows matching {fields}, expected 1")
-    return rows[0]["values"]
+    return dict(tables["table_9"].row(fields).values)
 
 
 def markdown_table(results: Mapping[str, Mapping[str, Mapping[str, Any]]], paper: Mapping[str, Any] | None) -> str:
