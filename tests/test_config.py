@@ -63,7 +63,7 @@ def test_unknown_top_level_key(tmp_path):
     message = _error(tmp_path, lambda raw: raw.update(sed=1))
     assert "sed: unknown key (did you mean 'seed'?)" in message
     allowed = "ablations, analysis, data, evaluation, experiment, llm, model, multimodal, runs, seed, seq_instruct"
-    allowed += ", seqeval, train"
+    allowed += ", seqeval, tables, train"
     assert f"allowed keys here: {allowed}" in message
 
 
@@ -105,14 +105,16 @@ def test_project_root_is_found_from_a_subfolder():
 
 
 def test_params_yaml_matches_its_profile():
-    """dvc.yaml's `train` stage reads the run registry's entries from params.yaml; they must equal the profile's."""
-    from seqit_utils.train.runs import train_entries
+    """dvc.yaml's `train` and `train_sets` stages read the run registry's entries from params.yaml; they must equal
+    the profile's."""
+    from seqit_utils.train.runs import train_entries, train_set_entries
 
     current = yaml.safe_load((ROOT / "params.yaml").read_text())
     config = load_config(current["profile"], ROOT)
     assert current["seeds"] == config.experiment.seeds
     assert current["train_runs"] == train_entries(config)
     assert list(current["train_runs"]) == config.trained_models()
+    assert current["train_sets"] == train_set_entries(config)
 
 
 def test_use_profile_rewrites_params_yaml_only_for_valid_profiles(tmp_path):
@@ -128,7 +130,8 @@ def test_use_profile_rewrites_params_yaml_only_for_valid_profiles(tmp_path):
     paper = load_config("paper", ROOT)
     assert written["profile"] == "paper" and written["seeds"] == [42]
     assert list(written["train_runs"]) == [f"{name}-42" for name in paper.runs if runs.unbuilt(paper, name) is None]
-    assert "sit_translate-42" not in written["train_runs"] and "sit_cmdr-42" in written["train_runs"]
+    assert "sit_translate-42" in written["train_runs"] and "sit_cmdr-42" in written["train_runs"]
+    assert written["train_sets"] == runs.train_set_entries(paper) and "sit_translate" in written["train_sets"]
     assert written["train_runs"]["sit_seq_instruct-42"] == {
         "run": "sit_seq_instruct",
         "seed": 42,
@@ -146,7 +149,7 @@ def _endpoint(raw, **fields):
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda raw: _endpoint(raw, serve="sit-0", base_url="http://x/v1"), "give either `serve`"),
+        (lambda raw: _endpoint(raw, serve="sit-0", base_url="http://x/v1"), "give exactly one of `serve`"),
         (lambda raw: _endpoint(raw, base_url="https://api.openai.com/v1"), "needs `model`"),
         (lambda raw: _endpoint(raw, serve="sit-7"), "serve = 'sit-7'; allowed values: ablation_it-0"),
         (lambda raw: _endpoint(raw, serve="sit-0", sampling={"temprature": 0.0}), "temprature"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from seqit_utils.evaluate import harness
+from seqit_utils.evaluate import harness, harness_tasks
 from seqit_utils.train import tiny
 
 pytest.importorskip("lm_eval", reason="lm-evaluation-harness is the `eval` extra")
@@ -34,7 +34,7 @@ HUB_DATA = {"mmlu": ("cais/mmlu", "abstract_algebra"), "arc_challenge": ("allena
 
 @pytest.fixture(scope="module")
 def data_files(shared_data):
-    found = harness.local_data_files(shared_data)
+    found = harness_tasks.local_data_files(shared_data)
     assert set(found) == {"gsm8k", "humaneval"}, found
     return found
 
@@ -49,8 +49,8 @@ def final_number(answer: str) -> int:
 
 
 def test_benchmarks_carry_table5_settings():
-    assert {name: bench.num_fewshot for name, bench in harness.BENCHMARKS.items()} == TABLE5_SHOTS
-    assert [name for name, bench in harness.BENCHMARKS.items() if bench.unsafe] == ["humaneval"]
+    assert {name: bench.num_fewshot for name, bench in harness_tasks.BENCHMARKS.items()} == TABLE5_SHOTS
+    assert [name for name, bench in harness_tasks.BENCHMARKS.items() if bench.unsafe] == ["humaneval"]
 
 
 def test_local_data_files_lists_only_complete_published_sets(data_files, shared_data, tmp_path):
@@ -61,17 +61,17 @@ def test_local_data_files_lists_only_complete_published_sets(data_files, shared_
     assert data_files["humaneval"] == {"test": shared_data / "humaneval/HumanEval.jsonl.gz"}
     (tmp_path / "gsm8k").mkdir()
     (tmp_path / "gsm8k/test.jsonl").write_text("{}\n")  # no train.jsonl: GSM8K then reads the hub
-    assert harness.local_data_files(tmp_path) == {}
+    assert harness_tasks.local_data_files(tmp_path) == {}
 
 
 def test_task_yamls_get_their_data_paths_at_run_time(data_files, tmp_path):
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    for template in harness.TEMPLATES.glob("*.yaml"):
+    for template in harness_tasks.TEMPLATES.glob("*.yaml"):
         text = template.read_text(encoding="utf-8")  # the data source is a placeholder, never a path
         assert "dataset_path: ${dataset_path}\n" in text and "dataset_kwargs: ${dataset_kwargs}\n" in text
 
-    local = harness.render_tasks(tmp_path / "local", data_files)
+    local = harness_tasks.render_tasks(tmp_path / "local", data_files)
     gsm8k = load_yaml(local / "gsm8k.yaml", resolve_func=False)  # the harness's own reader, includes merged
     assert (gsm8k["task"], gsm8k["dataset_path"], gsm8k["dataset_name"]) == ("seqit_gsm8k", "json", None)
     assert gsm8k["dataset_kwargs"] == {
@@ -87,18 +87,18 @@ def test_task_yamls_get_their_data_paths_at_run_time(data_files, tmp_path):
     assert (humaneval["repeats"], humaneval["metric_list"][0]["k"]) == (20, [1, 10])
     assert humaneval["generation_kwargs"]["temperature"] == 0.1 and humaneval["unsafe_code"] is True
 
-    hub = harness.render_tasks(tmp_path / "hub")  # no local files: the harness's hub datasets
+    hub = harness_tasks.render_tasks(tmp_path / "hub")  # no local files: the harness's hub datasets
     gsm8k = load_yaml(hub / "gsm8k.yaml", resolve_func=False)
     assert (gsm8k["dataset_path"], gsm8k["dataset_name"], gsm8k["dataset_kwargs"]) == ("openai/gsm8k", "main", None)
 
 
 def test_data_files_are_checked_before_anything_runs(data_files, tmp_path):
     with pytest.raises(ValueError, match="'mmlu' does not read local files; allowed keys: gsm8k, humaneval"):
-        harness.render_tasks(tmp_path, {"mmlu": {"test": data_files["gsm8k"]["test"]}})
+        harness_tasks.render_tasks(tmp_path, {"mmlu": {"test": data_files["gsm8k"]["test"]}})
     with pytest.raises(ValueError, match=r"data_files.gsm8k: give the splits \['test', 'train'\]"):
-        harness.render_tasks(tmp_path, {"gsm8k": {"test": data_files["gsm8k"]["test"]}})
+        harness_tasks.render_tasks(tmp_path, {"gsm8k": {"test": data_files["gsm8k"]["test"]}})
     with pytest.raises(FileNotFoundError, match="gsm8k train split: no file at .*nowhere.jsonl; give the published"):
-        harness.render_tasks(tmp_path, {"gsm8k": {**data_files["gsm8k"], "train": tmp_path / "nowhere.jsonl"}})
+        harness_tasks.render_tasks(tmp_path, {"gsm8k": {**data_files["gsm8k"], "train": tmp_path / "nowhere.jsonl"}})
     with pytest.raises(ValueError, match="num_fewshot names tasks that are not run: mmlu"):
         harness.run_tasks("unused", ["gsm8k"], seed=0, num_fewshot={"mmlu": 5})
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from seqit_utils.data.loaders import LOADERS, MGSM_LANGS, XQUAD_INSTRUCTION, list_selfseq_samples, load
+from seqit_utils.data.author_loaders import list_selfseq_samples
+from seqit_utils.data.loaders import LOADERS, load
+from seqit_utils.data.schema import MGSM_LANGS, XQUAD_INSTRUCTION
 from seqit_utils.data.sources import DataNotFoundError
 from seqit_utils.train import hub_adapters
 
@@ -204,7 +206,7 @@ def test_selfseq_samples_keep_every_field(shared_data):
 
 
 def test_every_real_recording_name_parses_and_source_samples_do_not(shared_data):
-    from seqit_utils.data.loaders import parse_recording_name
+    from seqit_utils.data.author_loaders import parse_recording_name
 
     names = list_selfseq_samples(data_dir=shared_data)
     parsed = {name: parse_recording_name(name) for name in names}

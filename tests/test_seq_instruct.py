@@ -8,17 +8,13 @@ import random
 
 import pytest
 
-from seqit_utils.sit.seq_instruct import (
+from seqit_utils.sit.seq_instruct import run_seq_instruct, seq_instruct_step, summarize_run
+from seqit_utils.sit.seq_instruct_parsing import parse_new_instruction, parse_option, unwrap
+from seqit_utils.sit.seq_instruct_prompts import (
     build_option_messages,
     build_response_messages,
     build_rewrite_messages,
     check_options,
-    parse_new_instruction,
-    parse_option,
-    run_seq_instruct,
-    seq_instruct_step,
-    summarize_run,
-    unwrap,
 )
 from seqit_utils.sit.seq_instruct_stats import (
     MINILM_TOKENIZER,
@@ -475,7 +471,7 @@ def test_table4_on_recorded_files(table4):
 
 
 def test_recorded_stage_records_with_our_parsers(shared_data):
-    from seqit_utils.data.loaders import load_selfseq_samples
+    from seqit_utils.data.author_loaders import load_selfseq_samples
 
     name = "alpaca-cleaned-c4ai-command-r-plus-generate_instruct"
     records = load_selfseq_samples(name=name, data_dir=shared_data)

@@ -9,6 +9,8 @@ import pytest
 
 from seqit_utils.data.loaders import load
 from seqit_utils.sit import manual as sit
+from seqit_utils.sit.manual_records import sequential_instruction
+from seqit_utils.sit.manual_translate import translate_sit
 
 XQUAD_LANGS = ("de", "es", "zh")
 # A deterministic offline "paraphraser": a few synonyms, then the sentence's words in reverse order.
@@ -56,13 +58,13 @@ def _changed(out: list[dict], transform: str) -> list[dict]:
     ],
 )
 def test_sequential_instruction_wording(instruction, tail):
-    assert sit.sequential_instruction(["repeat the input"], instruction) == "First repeat the input, then " + tail
+    assert sequential_instruction(["repeat the input"], instruction) == "First repeat the input, then " + tail
 
 
 def test_sequential_instruction_chains_and_openings():
-    chained = sit.sequential_instruction(["repeat the input", "paraphrase it"], "Classify it.")
+    chained = sequential_instruction(["repeat the input", "paraphrase it"], "Classify it.")
     assert chained == "First repeat the input, then paraphrase it, then classify it."
-    translated = sit.sequential_instruction(["translate the input into English"], "Answer.", opening="First,")
+    translated = sequential_instruction(["translate the input into English"], "Answer.", opening="First,")
     assert translated == "First, translate the input into English, then answer."
 
 
@@ -71,7 +73,7 @@ def test_sequential_instruction_chains_and_openings():
 )
 def test_sequential_instruction_rejects_empty_parts(clauses, instruction):
     with pytest.raises(ValueError, match="empty|non-empty"):
-        sit.sequential_instruction(clauses, instruction)
+        sequential_instruction(clauses, instruction)
 
 
 # --- repeat ----------------------------------------------------------------------------------------------------------
@@ -203,7 +205,7 @@ def test_chain_rejects_unknown_or_unbacked_intermediates(alpaca):
 def test_translate_replaces_a_third_of_real_xquad_inputs(xquad):
     english, parallel = xquad
     before = copy.deepcopy(english)
-    out = sit.translate_sit(english, parallel, seed=0)
+    out = translate_sit(english, parallel, seed=0)
     changed = _changed(out, "translate")
     assert len(english) == 839 and len(changed) == round(839 / 3) == 280  # 279.67 rounds up (round, not floor)
     by_id = {r["id"]: r for r in english}
@@ -228,30 +230,28 @@ def test_translate_is_seeded(xquad):
     english, parallel = xquad
 
     def picked(seed):
-        return [(r["id"], r["lang"]) for r in _changed(sit.translate_sit(english, parallel, seed=seed), "translate")]
+        return [(r["id"], r["lang"]) for r in _changed(translate_sit(english, parallel, seed=seed), "translate")]
 
     assert picked(0) == picked(0)
     assert {i for i, _ in picked(0)} != {i for i, _ in picked(1)}
     # The same seed selects the same records whether translations come from parallel data or a callable.
-    out = sit.translate_sit(
-        english, lambda texts, lang: [f"<{lang}> {t}" for t in texts], seed=0, langs=sorted(parallel)
-    )
+    out = translate_sit(english, lambda texts, lang: [f"<{lang}> {t}" for t in texts], seed=0, langs=sorted(parallel))
     assert [(r["id"], r["lang"]) for r in _changed(out, "translate")] == picked(0)
     assert all(r["input"].startswith(f"<{r['lang']}> ") for r in _changed(out, "translate"))
 
 
 def test_translate_inputs_are_validated(xquad):
     english, parallel = xquad
-    german = sit.translate_sit(english, parallel["de"], seed=3, langs=["de"])  # flat id -> translation mapping
+    german = translate_sit(english, parallel["de"], seed=3, langs=["de"])  # flat id -> translation mapping
     assert {r["lang"] for r in _changed(german, "translate")} == {"de"}
     with pytest.raises(ValueError, match="one language"):
-        sit.translate_sit(english, parallel["de"], seed=0, langs=["de", "es"])
+        translate_sit(english, parallel["de"], seed=0, langs=["de", "es"])
     with pytest.raises(ValueError, match=r"langs \['fr'\] have no translations"):
-        sit.translate_sit(english, parallel, seed=0, langs=["fr"])
+        translate_sit(english, parallel, seed=0, langs=["fr"])
     with pytest.raises(ValueError, match="no de translation"):
-        sit.translate_sit(english, {"de": {}}, seed=0)
+        translate_sit(english, {"de": {}}, seed=0)
     with pytest.raises(ValueError, match="strings for"):
-        sit.translate_sit(english, lambda texts, lang: texts[:1], seed=0, langs=["de"])
+        translate_sit(english, lambda texts, lang: texts[:1], seed=0, langs=["de"])
 
 
 # --- caption (§4.1.2) ------------------------------------------------------------------------------------------------
@@ -351,7 +351,7 @@ def test_transforms_share_no_nested_objects_with_their_inputs(shared_data):
     outputs = [
         *sit.repeat_sit(records),
         *sit.chain(records, ["repeat", "paraphrase"], paraphrase=fake_paraphrase),
-        *sit.translate_sit(records, lambda texts, lang: texts, seed=0, langs=["de"], fraction=1.0),
+        *translate_sit(records, lambda texts, lang: texts, seed=0, langs=["de"], fraction=1.0),
         *sit.build_sit_dataset(records, "repeat", seed=0),
         *sit.probe_variants(records[0]).values(),
     ]

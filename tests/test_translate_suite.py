@@ -7,7 +7,7 @@ import pytest
 from seqit_utils.data import tasks
 from seqit_utils.data import translate_suite as ts
 from seqit_utils.evaluate.metrics import following_report
-from seqit_utils.sit.manual import TRANSLATE_CLAUSE
+from seqit_utils.sit.manual_translate import TRANSLATE_CLAUSE
 
 SMALL = {"n_train_per_task": 90, "n_eval_per_split": 45}
 FIELDS = ("id", "instruction", "input", "output", "task", "steps", "n_steps", "split", "lang")
