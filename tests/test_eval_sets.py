@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from seqit_utils.data import loaders
+from seqit_utils.data import author_loaders, loaders, schema
 from seqit_utils.data.sources import MalformedRecordError
 from seqit_utils.evaluate import eval_sets, metrics
 from seqit_utils.evaluate.scoring import extract_number, score_csqa, score_gsm, score_xquad
@@ -114,7 +114,7 @@ def test_xquad_paper_wording(shared_data):
         "should be directly extracted from the passage, and it should be a single entity, name, or number, not a "
         "sentence."
     )
-    assert it["instruction"] == loaders.XQUAD_INSTRUCTION and it["input"] == sit["input"]
+    assert it["instruction"] == schema.XQUAD_INSTRUCTION and it["input"] == sit["input"]
     assert sit["input"].startswith("Passage: Trước khi Rollo đến")
     assert sit["steps"][0]["output"].startswith("Passage: Before Rollo's arrival")
     assert sit["prompt_file"] is None and sit["answers"] == ["Rollo"]
@@ -156,7 +156,7 @@ def test_xquad_rejects_bad_options(shared_data, option, value):
 # ---------------------------------------------------------------- MGSM
 
 
-@pytest.mark.parametrize("lang", loaders.MGSM_LANGS)
+@pytest.mark.parametrize("lang", schema.MGSM_LANGS)
 def test_mgsm_sets_pair_the_same_items_with_eight_shots(shared_data, lang):
     sets = eval_sets.mgsm_sets(lang, data_dir=shared_data)
     en_cot, trans_cot = sets["en_cot"], sets["trans_cot"]
@@ -168,7 +168,7 @@ def test_mgsm_sets_pair_the_same_items_with_eight_shots(shared_data, lang):
         assert len(blocks) == 9 and record["input"] == "" and record["output"] is None
         assert blocks[-1] == eval_sets.MGSM_PREFIX[record["variant"]] + "Question: " + record["question"]
     # Every demonstration's final line parses, with the scorer, to its exemplar's answer.
-    shots = loaders.load_seqit_eval_mgsm(lang=lang, part="examples", data_dir=shared_data)
+    shots = author_loaders.load_seqit_eval_mgsm(lang=lang, part="examples", data_dir=shared_data)
     for variant in sets:
         demos = sets[variant][0]["instruction"].split("\n\n")[:8]
         answers = [extract_number(demo.split("\nAnswer: ", 1)[1], lang=lang) for demo in demos]
@@ -277,7 +277,7 @@ def test_csqa_hand_checked_prompts(csqa, shared_data):
     assert repeat["output"] == text + "\nA" and repeat["answer_key"] == single["output"] == "A"
 
     authors = eval_sets.csqa_sets(wording="authors", data_dir=shared_data)
-    theirs = loaders.load_seqit_eval_test(name="commonsense_qa_repeat", data_dir=shared_data)
+    theirs = author_loaders.load_seqit_eval_test(name="commonsense_qa_repeat", data_dir=shared_data)
     assert [r["instruction"] for r in authors["repeat"]] == [r["instruction"] for r in theirs]
     assert authors["repeat"][0]["instruction"] == (
         "Please repeat the input, then select the correct choice to answer the question in the input."

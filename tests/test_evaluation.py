@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from seqit_utils.config import find_project_root, validate
-from seqit_utils.evaluate import evaluation
+from seqit_utils.evaluate import cached_generation, evaluation
 from seqit_utils.evaluate.eval_sets import MGSM_FINAL
+from seqit_utils.evaluate.models import EvalModel, eval_models
 from seqit_utils.tables import paper_tables, table5
 from seqit_utils.train import tiny
 
@@ -111,9 +112,9 @@ def test_gold_answers_score_100_and_wrong_answers_0_through_the_stage_scoring(co
 
 def test_benchmark_metrics_average_groups_and_derive_the_table_settings():
     models = {
-        "it-0": evaluation.EvalModel("it-0", "it", "it", path="a"),
-        "it-1": evaluation.EvalModel("it-1", "it", "it", path="b"),
-        "sit-0": evaluation.EvalModel("sit-0", "sit", "sit", path="c"),
+        "it-0": EvalModel("it-0", "it", "it", path="a"),
+        "it-1": EvalModel("it-1", "it", "it", path="b"),
+        "sit-0": EvalModel("sit-0", "sit", "sit", path="c"),
     }
 
     def summary(it_de, sit_de, it_vi=0.0, sit_vi=0.0):
@@ -153,9 +154,9 @@ def test_generation_is_cached_per_setting_and_restarts_when_the_model_changes(
     shared_data, sets, tiny_model, tmp_path, monkeypatch
 ):
     config = make_config(shared_data, limit=3, models={"a": {"path": str(tiny_model), "group": "it", "prompt": "it"}})
-    models = evaluation.eval_models(config, tmp_path)
+    models = eval_models(config, tmp_path)
     wanted = {"xquad": {k: v for k, v in sets["xquad"].items() if k.endswith("/de")}, "csqa": sets["csqa"]}
-    first = evaluation.generate(config, models, wanted, tmp_path)
+    first = cached_generation.generate(config, models, wanted, tmp_path)
     files = sorted((tmp_path / "outputs" / "smoke" / "eval_cache").rglob("*.json"))
     assert len(files) == 5  # one per (model, benchmark, setting)
     assert all(len(outputs) == 3 for by in first["a"].values() for outputs in by.values())
@@ -164,19 +165,19 @@ def test_generation_is_cached_per_setting_and_restarts_when_the_model_changes(
         raise AssertionError("the model was loaded although every output is cached")
 
     monkeypatch.setattr("seqit_utils.evaluate.generate.HFGenerator", no_load)
-    assert evaluation.generate(config, models, wanted, tmp_path) == first  # a re-run: nothing generated
+    assert cached_generation.generate(config, models, wanted, tmp_path) == first  # a re-run: nothing generated
 
     files[0].unlink()  # a run that died before this setting: only it is generated again
     with pytest.raises(AssertionError, match="was loaded"):
-        evaluation.generate(config, models, wanted, tmp_path)
+        cached_generation.generate(config, models, wanted, tmp_path)
     monkeypatch.undo()
-    assert evaluation.generate(config, models, wanted, tmp_path) == first  # greedy: the same outputs again
+    assert cached_generation.generate(config, models, wanted, tmp_path) == first  # greedy: the same outputs again
 
     config_file = tiny_model / "config.json"
     os.utime(config_file, ns=(config_file.stat().st_atime_ns, config_file.stat().st_mtime_ns + 10**9))
     monkeypatch.setattr("seqit_utils.evaluate.generate.HFGenerator", no_load)
     with pytest.raises(AssertionError, match="was loaded"):  # a retrained model never reuses old outputs
-        evaluation.generate(config, models, wanted, tmp_path)
+        cached_generation.generate(config, models, wanted, tmp_path)
 
 
 def test_harness_runs_gsm8k_skips_what_cannot_run_and_resumes_from_its_cache(
@@ -187,7 +188,7 @@ def test_harness_runs_gsm8k_skips_what_cannot_run_and_resumes_from_its_cache(
         models={"m": {"path": str(tiny_model), "group": "sit"}},
         harness={"tasks": ["mmlu", "gsm8k", "humaneval"], "limit": 2, "max_gen_toks": 8},
     )
-    models = evaluation.eval_models(config, tmp_path)
+    models = eval_models(config, tmp_path)
     metrics, skipped = table5.evaluate_harness(config, models, tmp_path)
     assert list(metrics) == ["gsm8k"]
     assert metrics["gsm8k"]["m"]["all"]["n"] == 2 and metrics["gsm8k"]["sit"]["models"] == ["m"]
@@ -255,19 +256,19 @@ def test_an_endpoint_model_answers_through_a_real_served_endpoint(shared_data, s
 
     shutil.copytree(tiny_model, tmp_path / "outputs" / "smoke" / "models" / "sit-0")  # llm.endpoints.local: sit-0
     config = make_config(shared_data, limit=3, models={"served": {"endpoint": "local", "group": "sit"}})
-    models = evaluation.eval_models(config, tmp_path)
+    models = eval_models(config, tmp_path)
     wanted = {"csqa": {"repeat": sets["csqa"]["repeat"]}}
-    first = evaluation.generate(config, models, wanted, tmp_path, progress=False)
+    first = cached_generation.generate(config, models, wanted, tmp_path, progress=False)
     outputs = first["served"]["csqa"]["repeat"]
     assert len(outputs) == 3 and all(isinstance(o, str) for o in outputs)
     cache = tmp_path / "outputs" / "smoke" / "llm_cache" / "local.sqlite"
     assert cache.is_file()  # the endpoint's replies went through the LLM client and its request cache
-    assert evaluation.generate(config, models, wanted, tmp_path, progress=False) == first
+    assert cached_generation.generate(config, models, wanted, tmp_path, progress=False) == first
     entries = lambda: sorted((tmp_path / "outputs" / "smoke" / "eval_cache").rglob("*.json"))  # noqa: E731
     assert len(entries()) == 1
     served = tmp_path / "outputs" / "smoke" / "models" / "sit-0" / "config.json"  # the served model is retrained
     os.utime(served, ns=(served.stat().st_atime_ns, served.stat().st_mtime_ns + 10**9))
-    evaluation.generate(config, models, wanted, tmp_path, progress=False)
+    cached_generation.generate(config, models, wanted, tmp_path, progress=False)
     assert len(entries()) == 2  # a new cache entry: outputs of the old model are not reused
 
 
@@ -277,7 +278,7 @@ def test_without_the_eval_extra_the_harness_tasks_are_skipped_with_the_install_c
     real = table5.importlib.util.find_spec
     monkeypatch.setattr(table5.importlib.util, "find_spec", lambda name: None if name == "lm_eval" else real(name))
     config = make_config(shared_data, harness={"tasks": ["gsm8k", "humaneval"], "allow_code_execution": True})
-    metrics, skipped = table5.evaluate_harness(config, evaluation.eval_models(config, tmp_path), tmp_path)
+    metrics, skipped = table5.evaluate_harness(config, eval_models(config, tmp_path), tmp_path)
     assert metrics == {}
     reason = "lm-evaluation-harness is not installed: pip install -e '.[eval]'"
     assert skipped["gsm8k"] == skipped["humaneval"] == reason
@@ -290,7 +291,7 @@ def test_a_language_without_files_is_skipped_alone_and_named_in_the_metrics_and_
     built, skipped = evaluation.prompt_sets(config, ["xquad"])
     assert list(built["xquad"]) == ["it-prompt/de", "sit-prompt/de"]
     assert list(skipped) == ["xquad/ar"] and "xquad.ar.json" in skipped["xquad/ar"]
-    models = {"m": evaluation.EvalModel("m", "sit", "sit", path="x")}
+    models = {"m": EvalModel("m", "sit", "sit", path="x")}
     outputs = {s: [r["answers"][0] for r in records] for s, records in built["xquad"].items()}
     summaries, _ = evaluation.score(config, "xquad", built["xquad"], outputs)
     content = evaluation.benchmark_metrics("xquad", models, {"m": summaries})

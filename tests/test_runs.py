@@ -68,3 +68,42 @@ def test_console_script_and_unknown_profile():
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, cwd=ROOT, check=True)
     for command in ("profile", "runs", "notebook", "figures"):
         assert command in done.stdout
+
+
+def test_every_paper_run_has_a_stage_that_builds_its_set_before_it_trains(tmp_path):
+    """Issue 15: paraphrase, translate, FlanCoT / Tulu-V2 / MetaMath and the generator swap get their sets from stage
+    train_sets (notebook 11), whose out is the train@ entry's dependency; Seq-Instruct over Alpaca stays stage 03's."""
+    import shutil
+
+    import yaml
+    from dvc.repo import Repo
+
+    from seqit_utils.config import use_profile
+
+    paper = load_config("paper", ROOT)
+    assert list(runs.train_entries(paper)) == paper.trained_models()  # nothing left out any more
+    built = set(runs.train_set_entries(paper))
+    assert {"sit_translate", "mistral_sit_translate", "flancot_it", "flancot_sit", "tulu_it", "tulu_sit",
+            "tulu_metamath_it", "tulu_metamath_sit", "sit_cmdr"} <= built  # fmt: skip
+    assert {name for name, run in paper.runs.items() if run.transform == "paraphrase"} <= built
+    assert runs.training_source(paper, "sit_seq_instruct") == "seq_instruct/iteration_2.jsonl"
+    assert runs.train_entries(paper)["sit_translate-42"]["data"] == "train_sets/sit_translate.jsonl"
+    listed = {r["run"]: r for r in runs.list_runs(paper)}
+    assert listed["flancot_sit"]["train_set"] == "train_sets/flancot_sit.jsonl (train_sets)"
+    assert listed["data_level"]["train_set"] == "ablations/data_level.jsonl (ablations)"
+
+    for name in ("dvc.yaml", "params"):
+        (shutil.copytree if name == "params" else shutil.copy)(ROOT / name, tmp_path / name)
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / ".dvc" / "config").write_text("[core]\n    no_scm = True\n    analytics = false\n")
+    use_profile("paper", tmp_path)
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text())["train_sets"] == runs.train_set_entries(paper)
+    index = Repo(str(tmp_path)).index
+    stages = {stage.name: stage for stage in index.stages}
+    build, train = stages["train_sets@sit_translate"], stages["train@sit_translate-42"]
+    assert "notebooks/11_train_sets.ipynb" in build.cmd and "-p run sit_translate" in build.cmd
+    assert {out.def_path for out in build.outs} >= {"outputs/paper/train_sets/sit_translate.jsonl",
+                                                    "outputs/paper/metrics/train_sets/sit_translate.json"}  # fmt: skip
+    assert build in index.graph.successors(train)  # `dvc repro train@sit_translate-42` builds the set first
+    smoke = load_config("smoke", ROOT)  # the generator swap of smoke is built there too: stage train calls no LLM
+    assert runs.train_set_entries(smoke) == {"seq_instruct_local": {"run": "seq_instruct_local"}}

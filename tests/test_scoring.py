@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from seqit_utils.data import loaders
+from seqit_utils.data import author_loaders, loaders, schema
 from seqit_utils.evaluate import paper_metrics
 from seqit_utils.evaluate.metrics import normalize_answer
 from seqit_utils.evaluate.scoring import (
@@ -175,14 +175,14 @@ def _grouped(number: int | float, lang: str) -> str:
     return text.replace(",", {"de": ".", "es": " ", "fr": " ", "ru": " "}.get(lang, ","))
 
 
-@pytest.mark.parametrize("lang", loaders.MGSM_LANGS)
+@pytest.mark.parametrize("lang", schema.MGSM_LANGS)
 def test_mgsm_gold_and_wrong_outputs(shared_data, lang):
-    tests = loaders.load_seqit_eval_mgsm(lang=lang, data_dir=shared_data)
+    tests = author_loaders.load_seqit_eval_mgsm(lang=lang, data_dir=shared_data)
     tsv = loaders.load_mgsm(lang=lang, data_dir=shared_data)
     assert [r["answer_number"] for r in tests] == [r["answer_number"] for r in tsv]
     assert max(r["answer_number"] for r in tests) >= 1000  # the thousands separators are exercised
     # Native CoT: the language's first exemplar (it ends "… 5 + 6 = 11. <answer phrase> 11.") with 11 → the gold.
-    exemplar = loaders.load_seqit_eval_mgsm(lang=lang, part="examples", data_dir=shared_data)[0]
+    exemplar = author_loaders.load_seqit_eval_mgsm(lang=lang, part="examples", data_dir=shared_data)[0]
     head, eleven, tail = exemplar["output"].rpartition("11")
     assert eleven and exemplar["answer_number"] == 11
 
@@ -269,8 +269,8 @@ def test_score_gsm_counts_no_answers():
 
 def test_every_mgsm_exemplar_yields_its_answer(shared_data):
     # The authors' 8 CoT exemplars per language (some te ones trail words after "సమాధానం N.", as in the source).
-    for lang in loaders.MGSM_LANGS:
-        exemplars = loaders.load_seqit_eval_mgsm(lang=lang, part="examples", data_dir=shared_data)
+    for lang in schema.MGSM_LANGS:
+        exemplars = author_loaders.load_seqit_eval_mgsm(lang=lang, part="examples", data_dir=shared_data)
         items, summary = score_gsm([e["output"] for e in exemplars], exemplars)
         assert strict(summary) == {"n": 8, "accuracy": 1.0, "no_answer": 0}, (lang, items)
 
@@ -281,7 +281,7 @@ def test_every_mgsm_exemplar_yields_its_answer(shared_data):
 @pytest.fixture(scope="module")
 def csqa(shared_data):
     dev = loaders.load_commonsenseqa(split="dev", data_dir=shared_data)
-    repeat = loaders.load_seqit_eval_test(name="commonsense_qa_repeat", data_dir=shared_data)
+    repeat = author_loaders.load_seqit_eval_test(name="commonsense_qa_repeat", data_dir=shared_data)
     return dev, repeat
 
 

@@ -20,12 +20,13 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from seqit_utils.data import loaders
+from seqit_utils.data import author_loaders, loaders, schema
 from seqit_utils.data.sources import DataNotFoundError, MalformedRecordError
 from seqit_utils.sit import manual as sit
+from seqit_utils.sit import manual_records, manual_translate
 
 Record = dict[str, Any]
-PathArg = loaders.PathArg
+PathArg = schema.PathArg
 WORDINGS = ("authors", "paper")
 
 # ---------------------------------------------------------------- XQuAD (§4.1.1, Tables 2/9)
@@ -45,8 +46,10 @@ AUTHORS_XQUAD_IT = (
     "Answer the question based on the context. Your answer should be directly extracted from the context, and it "
     "should be a single entity, name, or number, not a sentence."
 )
-# The training-side wording (`sit.translate_sit` on the loader's XQuAD instruction, "Passage: …" input).
-PAPER_XQUAD_SIT = sit.sequential_instruction([sit.TRANSLATE_CLAUSE], loaders.XQUAD_INSTRUCTION, opening="First,")
+# The training-side wording (`manual_translate.translate_sit` on the loader's XQuAD instruction, "Passage: …" input).
+PAPER_XQUAD_SIT = manual_records.sequential_instruction(
+    [manual_translate.TRANSLATE_CLAUSE], schema.XQUAD_INSTRUCTION, opening="First,"
+)
 
 
 def xquad_sets(
@@ -69,8 +72,8 @@ def xquad_sets(
     answers not already there; `answers_en` always holds them. English has no translation step: both sets are the
     direct-answer prompt (the authors' `xquad_base_en.json`).
     """
-    loaders.check_option("lang", lang, XQUAD_EVAL_LANGS)
-    loaders.check_option("wording", wording, WORDINGS)
+    schema.check_option("lang", lang, XQUAD_EVAL_LANGS)
+    schema.check_option("wording", wording, WORDINGS)
     records = loaders.load_xquad(lang=lang, data_dir=data_dir)
     english = {r["id"]: r for r in (records if lang == "en" else loaders.load_xquad(lang="en", data_dir=data_dir))}
     missing = [r["id"] for r in records if r["id"] not in english]
@@ -87,7 +90,7 @@ def xquad_sets(
         target, answers_en = list(record["answers"]), list(en["answers"])
         extra = [a for a in answers_en if a not in target] if accept_english else []
         common = {"source_id": record["id"], "lang": lang, "question": record["question"], "answers_en": answers_en}
-        it_instruction = AUTHORS_XQUAD_IT if layout is _context_input else loaders.XQUAD_INSTRUCTION
+        it_instruction = AUTHORS_XQUAD_IT if layout is _context_input else schema.XQUAD_INSTRUCTION
         it = _record(record["id"], it_instruction, layout(record), [("answer", target[0])], "it", **common)
         it.update(answers=target + extra, prompt_file=prompt_file if lang == "en" else None)
         if lang == "en":
@@ -144,14 +147,16 @@ def mgsm_sets(
     template's assistant tag. Gold: `answer_number` (`scoring.score_gsm`); steps [translate (English test question,
     trans-CoT only), cot (unknown: None), answer].
     """
-    loaders.check_option("lang", lang, loaders.MGSM_LANGS)
+    schema.check_option("lang", lang, schema.MGSM_LANGS)
     if isinstance(n_shot, bool) or not isinstance(n_shot, int) or not 0 <= n_shot <= 8:
         raise ValueError(f"n_shot={n_shot!r} is not allowed; allowed values: an int from 0 to 8")
-    test, shots = (loaders.load_seqit_eval_mgsm(lang=lang, part=p, data_dir=data_dir) for p in ("test", "examples"))
+    test, shots = (
+        author_loaders.load_seqit_eval_mgsm(lang=lang, part=p, data_dir=data_dir) for p in ("test", "examples")
+    )
     test_en, shots_en = (test, shots)
     if lang != "en":
         test_en, shots_en = (
-            loaders.load_seqit_eval_mgsm(lang="en", part=p, data_dir=data_dir) for p in ("test", "examples")
+            author_loaders.load_seqit_eval_mgsm(lang="en", part=p, data_dir=data_dir) for p in ("test", "examples")
         )
     _check_parallel(test, test_en)
     _check_parallel(shots, shots_en)
@@ -218,7 +223,7 @@ def csqa_sets(
     `paraphrase` (a batched callable: inputs → paraphrases, e.g. an LLM) is given; it is called once, and an empty
     paraphrase leaves that item's gold unknown. Gold label: `answer_key` (`scoring.score_csqa`).
     """
-    loaders.check_option("wording", wording, WORDINGS)
+    schema.check_option("wording", wording, WORDINGS)
     if wording == "authors" and split != "dev":
         raise ValueError(f"wording='authors' needs split='dev' (the authors' file is CSQA dev), got split={split!r}")
     records = loaders.load_commonsenseqa(split=split, data_dir=data_dir)
@@ -258,7 +263,7 @@ def _record(
 def _authors_file(name: str, data_dir: PathArg, n: int) -> list[Record] | None:
     """The authors' processed file `seqit_eval/test/<name>.json`, None if absent; record i must be dataset item i."""
     try:
-        rows = loaders.load_seqit_eval_test(name=name, data_dir=data_dir)
+        rows = author_loaders.load_seqit_eval_test(name=name, data_dir=data_dir)
     except DataNotFoundError:
         return None
     if len(rows) != n:

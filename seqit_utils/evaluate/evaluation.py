@@ -1,9 +1,9 @@
 """Evaluation of the profile's models on the benchmarks of Tables 2, 5 and 7-11 (notebooks 06 and 08).
 
-What runs comes from params' `evaluation` section: the models (default: this profile's fine-tuned `it`/`sit` models,
-one per seed, grouped by variant) and the benchmarks. Each benchmark becomes `metrics/<benchmark>.json` in the layout
-`seqit_utils.tables.layout` reads: `{model or group: {setting: {metric: value}}}`, groups holding the mean over their
-models;
+Which models run comes from the run registry (`seqit_utils.evaluate.models.eval_models`: every run that is a row
+of a table in params `tables:`, each seed, on the benchmarks of its tables only) or from `evaluation.models`. Each
+benchmark becomes `metrics/<benchmark>.json` in the layout `seqit_utils.tables.layout` reads: `{model or run:
+{setting: {metric: value}}}`, a run holding the mean over its seeds' models;
 a benchmark that cannot run (not configured, data not found, code execution not allowed) is written as `{"skipped":
 reason}` and shown as missing in the tables, never as 0.
 
@@ -16,18 +16,12 @@ reason}` and shown as missing in the tables, never as 0.
 - Harness benchmarks (`seqit_utils.evaluate.harness`, lm-evaluation-harness's own prompts and metrics): `mmlu`,
   `arc_challenge`, `gsm8k`, `humaneval`.
 
-Generation is batched, one model load per model and stage, and resumable per (model, benchmark, setting): outputs
-are kept in `outputs/<profile>/eval_cache/` under a key of the model's files, the prompts and the decoding settings,
-so a re-run (or a run resumed after a crash) generates only what is missing and a retrained model starts afresh.
+Generation (batched, cached, resumable) is `seqit_utils.evaluate.cached_generation`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -37,7 +31,7 @@ from seqit_utils.config import Config, MetricsConfig, data_dir
 from seqit_utils.data import loaders
 from seqit_utils.data.sources import DataNotFoundError
 from seqit_utils.evaluate import eval_sets, scoring
-from seqit_utils.prompts import user_message
+from seqit_utils.evaluate.models import EvalModel
 from seqit_utils.train import experiment
 
 Record = dict[str, Any]
@@ -51,36 +45,6 @@ HARNESS_METRICS = {
     "gsm8k": {"accuracy": "exact_match,flexible-extract", "accuracy_strict": "exact_match,strict-match"},
     "humaneval": {"pass@1": "pass@1,create_test", "pass@10": "pass@10,create_test"},
 }
-
-
-@dataclass(frozen=True)
-class EvalModel:
-    """A model under evaluation: `path` (directory, adapter or hub id) or `endpoint` (an `llm.endpoints` key)."""
-
-    name: str
-    group: str
-    prompt: str  # the XQuAD prompt ("it" | "sit") its group reports as `<lang>`
-    path: str | None = None
-    endpoint: str | None = None
-
-
-def eval_models(config: Config, root: str | Path = ".") -> dict[str, EvalModel]:
-    """`evaluation.models` (paths relative to the project root), else the fine-tuned `<variant>-<seed>` models."""
-    spec = config.evaluation.models if config.evaluation else None
-    if not spec:
-        folder = experiment.profile_dir(config, root) / "models"
-        return {
-            f"{v}-{s}": EvalModel(f"{v}-{s}", v, v, path=str(folder / f"{v}-{s}"))
-            for v in experiment.VARIANTS
-            for s in config.experiment.seeds
-        }
-    out = {}
-    for name, model in spec.items():
-        path = model.path
-        if path is not None and (Path(root) / path).exists():
-            path = str(Path(root) / path)
-        out[name] = EvalModel(name, model.group, model.prompt, path=path, endpoint=model.endpoint)
-    return out
 
 
 # ---------------------------------------------------------------- prompt sets
@@ -125,128 +89,6 @@ def _build(name: str, options: Any, folder: str | None, limit: int | None, lang:
         return eval_sets.csqa_sets(wording=options.wording, data_dir=folder, limit=limit)
     # alpaca_eval: the reference model's recorded answers are the gold outputs
     return {"all": loaders.load_alpaca_eval(generator=options.reference, data_dir=folder, limit=limit)}
-
-
-# ---------------------------------------------------------------- generation (batched, cached)
-def generate(
-    config: Config,
-    models: Mapping[str, EvalModel],
-    sets: Mapping[str, Sets],
-    root: str | Path = ".",
-    *,
-    progress: bool = True,
-) -> dict[str, dict[str, dict[str, list[str]]]]:
-    """Greedy outputs `{model: {benchmark: {setting: [output, ...]}}}`; cached outputs are reused, the rest is
-    generated with one model load per model (local models) or through the endpoint's client (cached requests).
-    `progress`: a bar per model over its (benchmark, setting) sets."""
-    from tqdm.auto import tqdm
-
-    out: dict[str, dict[str, dict[str, list[str]]]] = {}
-    todo = [(b, s) for b, by_setting in sets.items() for s in by_setting]
-    for name, model in models.items():
-        out[name] = {benchmark: {} for benchmark in sets}
-        with contextlib.ExitStack() as stack:
-            backend = _Backend(config, model, root, stack)
-            for benchmark, setting in tqdm(todo, desc=f"generate {name}", unit="set", disable=not progress):
-                records = sets[benchmark][setting]
-                out[name][benchmark][setting] = _cached_outputs(
-                    config, model, benchmark, setting, records, backend, root
-                )
-    return out
-
-
-class _Backend:
-    """Generates for one model; loads it (or opens its endpoint) only when something is not cached."""
-
-    def __init__(self, config: Config, model: EvalModel, root: str | Path, stack: contextlib.ExitStack):
-        self.config, self.model, self.root, self.stack = config, model, root, stack
-        self._generator: Any = None
-        self._client: Any = None
-
-    @functools.cached_property
-    def fingerprint(self) -> str:
-        """Changes whenever the model's files change, or the endpoint's settings (and, for a `serve` endpoint, the
-        files of the profile's model it serves)."""
-        if self.model.endpoint is None:
-            return model_fingerprint(self.model.path)
-        spec = self.config.llm.endpoints[self.model.endpoint]
-        served = None
-        if spec.serve is not None:
-            served = model_fingerprint(experiment.profile_dir(self.config, self.root) / "models" / spec.serve)
-        return io.stable_hash({"endpoint": spec.model_dump(mode="json"), "served": served})
-
-    def prompts(self, records: Sequence[Record]) -> list[str]:
-        if self.model.endpoint is not None:
-            return [user_message(r["instruction"], r.get("input") or "") for r in records]
-        template = self.config.model.base_models[self.config.model.base].prompt_template
-        return experiment.prompts_for(list(records), template, self.hf().tokenizer if template == "chat" else None)
-
-    def hf(self) -> Any:
-        """The local model's generator (loaded once, on CUDA when there is one; `experiment.generation.backend`,
-        stop strings of the profile's template)."""
-        from seqit_utils.evaluate.generate import local_generator
-
-        if self._generator is None:
-            batch = self.config.evaluation.batch_size if self.config.evaluation else 16
-            template = self.config.model.base_models[self.config.model.base].prompt_template
-            backend = self.config.experiment.generation.backend
-            self._generator = local_generator(self.model.path, template, backend=backend, batch_size=batch)
-        return self._generator
-
-    def generate(self, prompts: list[str], max_new_tokens: int) -> list[str]:
-        if self.model.endpoint is None:
-            generator = self.hf()
-            generator.max_new_tokens = max_new_tokens
-            return generator.generate(prompts)
-        if self._client is None:
-            from seqit_utils.llm.endpoints import open_endpoint
-
-            self._client = self.stack.enter_context(open_endpoint(self.config, self.model.endpoint, self.root))
-        return [r.text or "" for r in self._client.complete([[{"role": "user", "content": p}] for p in prompts])]
-
-
-def model_fingerprint(path: str | Path | None) -> str:
-    """A hash of a model directory's file names, sizes and modification times (a hub id: the id itself)."""
-    folder = Path(str(path))
-    if not folder.is_dir():
-        return io.stable_hash({"id": str(path)})
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    return io.stable_hash([[str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns] for p in files])
-
-
-def max_new_tokens(config: Config, benchmark: str) -> int:
-    """The benchmark's generation cap from params (`evaluation.<benchmark>.max_new_tokens`)."""
-    return getattr(config.evaluation, benchmark).max_new_tokens
-
-
-def _cached_outputs(
-    config: Config,
-    model: EvalModel,
-    benchmark: str,
-    setting: str,
-    records: list[Record],
-    backend: _Backend,
-    root: str | Path,
-) -> list[str]:
-    cap = max_new_tokens(config, benchmark)
-    ids = [r["id"] for r in records]
-    key = io.stable_hash(
-        {"model": backend.fingerprint, "ids": ids, "records": records, "max_new_tokens": cap, "v": 1}
-    )[:16]
-    path = cache_dir(config, root) / benchmark / model.name / f"{setting.replace('/', '_')}-{key}.json"
-    if path.is_file():
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        if cached.get("ids") == ids:
-            return cached["outputs"]
-    outputs = backend.generate(backend.prompts(records), cap)
-    io.write_json(path, {"model": model.name, "benchmark": benchmark, "setting": setting, "ids": ids,
-                         "outputs": outputs})  # fmt: skip
-    return outputs
-
-
-def cache_dir(config: Config, root: str | Path = ".") -> Path:
-    """`outputs/<profile>/eval_cache/` (not a DVC output: it survives a failed stage, so a re-run resumes)."""
-    return experiment.profile_dir(config, root) / "eval_cache"
 
 
 # ---------------------------------------------------------------- scoring
@@ -326,7 +168,7 @@ def score_all(
     per_benchmark, items = {}, {}
     for benchmark, by_setting in sets.items():
         per_model = {}
-        for name in models:
+        for name in (n for n, m in models.items() if m.runs(benchmark)):
             per_model[name], scored = score(config, benchmark, by_setting, outputs[name][benchmark])
             items.setdefault(name, {})[benchmark] = scored
         per_benchmark[benchmark] = benchmark_metrics(benchmark, models, per_model)
@@ -338,6 +180,7 @@ def benchmark_metrics(
 ) -> dict[str, Any]:
     """The metrics file of one benchmark: every model's settings, each group's means over its models, and the
     derived settings (`<lang>` = the group's own XQuAD prompt, `all` = the mean over languages)."""
+    models = {name: models[name] for name in per_model}  # the models that ran this benchmark
     out: dict[str, Any] = {name: dict(settings) for name, settings in per_model.items()}
     groups: dict[str, list[str]] = {}
     for name in per_model:

@@ -55,18 +55,28 @@ def repeat_sets(sets: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[st
     }
 
 
-def run_probe(config: Config, sets: dict[str, list[dict[str, Any]]], root: str | Path = ".") -> dict[str, Any]:
-    """Probe the untuned base, IT and SIT models of every seed on the repeat sets; mean over seeds per model/set."""
+def run_probe(
+    config: Config, sets: dict[str, list[dict[str, Any]]], runs: list[str], root: str | Path = "."
+) -> dict[str, Any]:
+    """Probe the untuned base and the models of `runs` (Table 1's rows) of every seed on the repeat sets; mean over
+    seeds per model/set."""
     threshold = config.experiment.follow_threshold
     reports: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for seed in config.experiment.seeds:
-        for model in ("base", *experiment.VARIANTS):
+        for model in ("base", *runs):
+            if model != "base" and seed not in (config.runs[model].seeds or config.experiment.seeds):
+                continue
             path = (
                 experiment.base_model(config, seed, root)
                 if model == "base"
                 else experiment.profile_dir(config, root) / "models" / f"{model}-{seed}"
             )
-            for name, outputs in experiment.generate_sets(config, path, sets).items():
+            template = (
+                None
+                if model == "base"
+                else config.model.base_models[config.runs[model].base or config.model.base].prompt_template
+            )
+            for name, outputs in experiment.generate_sets(config, path, sets, template).items():
                 reports.setdefault(name, {}).setdefault(model, []).append(probe_report(outputs, sets[name], threshold))
     summary: dict[str, Any] = {"seeds": list(config.experiment.seeds)}
     for name, by_model in reports.items():

@@ -63,13 +63,18 @@ def seqeval_rewrite(client: LLMClient, seed: int) -> Callable[[list[dict], list[
     return rewrite
 
 
-def answer(config: Config, records: list[dict], root: str | Path = ".") -> dict[str, dict[int, list[str]]]:
-    """Greedy answers of every fine-tuned model of the profile to `records`: {variant: {seed: [output, ...]}}."""
+def answer(
+    config: Config, records: list[dict], runs: list[str], root: str | Path = "."
+) -> dict[str, dict[int, list[str]]]:
+    """Greedy answers of every model of `runs` (registry names; each of its seeds) to `records`:
+    {run: {seed: [output, ...]}}."""
     out: dict[str, dict[int, list[str]]] = {}
-    for variant in experiment.VARIANTS:
-        for seed in config.experiment.seeds:
-            model_dir = experiment.profile_dir(config, root) / "models" / f"{variant}-{seed}"
-            out.setdefault(variant, {})[seed] = experiment.generate_sets(config, model_dir, {"x": records})["x"]
+    for run in runs:
+        spec = config.runs[run]
+        template = config.model.base_models[spec.base or config.model.base].prompt_template
+        for seed in spec.seeds or config.experiment.seeds:
+            model_dir = experiment.profile_dir(config, root) / "models" / f"{run}-{seed}"
+            out.setdefault(run, {})[seed] = experiment.generate_sets(config, model_dir, {"x": records}, template)["x"]
     return out
 
 
@@ -93,9 +98,15 @@ def judge_answers(
                  "answered": v.answered, "rating": v.rating, "reason": v.reason, "reply": v.reply}
                 for r, g, o, v in zip(records, groups, outputs, judged, strict=True)
             ]  # fmt: skip
-    first, second = config.seqeval.pairwise if config.seqeval else experiment.VARIANTS[::-1]
+    first, second = config.seqeval.pairwise
+    missing = [run for run in (first, second) if run not in answers]
+    if missing:
+        raise ValueError(
+            f"seqeval.pairwise = {config.seqeval.pairwise}: {missing} not among the judged runs "
+            f"({', '.join(answers)}); judged are the rows of the tables that read seqeval (params `tables:`)"
+        )
     pairwise = {}
-    for seed in config.experiment.seeds:
+    for seed in sorted(set(answers[first]) & set(answers[second])):
         result = judge.win_rate(queries, answers[first][seed], answers[second][seed], complete)
         pairwise[seed] = {k: v for k, v in result.items() if k != "outcomes"}
     means = {

@@ -168,8 +168,8 @@ def csqa_prompts_spec(
 
     def cell(prompt: str, column: str) -> Measure | None:
         prefix, what = column.rsplit("_", 1)
-        if prompt == "single" and what == "follow":
-            return None  # no intermediate step to follow
+        if prefix not in models or (prompt == "single" and what == "follow"):
+            return None  # a training method without a run here, or no intermediate step to follow
         metric = "accuracy" if what == "acc" else "follow_rate"
         path = f"csqa.{models[prefix]}.{prompt}.{{}}_{metric}"
         return Measure(path.format("paper"), strict={"strict": path.format("strict")})

@@ -17,8 +17,8 @@ from typing import Any
 
 from seqit_utils import io
 from seqit_utils.config import Config, data_dir
-from seqit_utils.evaluate import alpaca_eval_run, evaluation, harness
-from seqit_utils.evaluate.evaluation import EvalModel
+from seqit_utils.evaluate import alpaca_eval_run, cached_generation, evaluation, harness, harness_tasks
+from seqit_utils.evaluate.models import EvalModel, for_benchmark, model_fingerprint
 from seqit_utils.tables.layout import as_number
 
 
@@ -26,7 +26,7 @@ def harness_settings(config: Config) -> dict[str, Any]:
     """What decides a harness run besides the model: tasks, limit, shots, generation cap, seed, local data files."""
     spec = config.evaluation.harness
     folder = data_dir(config)
-    files = harness.local_data_files(folder) if folder else {}
+    files = harness_tasks.local_data_files(folder) if folder else {}
     return {
         "limit": spec.limit,
         "batch_size": spec.batch_size,
@@ -68,9 +68,9 @@ def run_harness(
             for task in tasks:
                 skipped.setdefault(task, f"{name}: endpoint models are not run through the harness here")
             continue
-        key = {"model": evaluation.model_fingerprint(model.path), **settings}
-        paths = {t: _cache_path(config, root, name, t, key) for t in tasks}
-        todo = [t for t in tasks if not paths[t].is_file()]
+        key = {"model": model_fingerprint(model.path), **settings}
+        paths = {t: _cache_path(config, root, name, t, key) for t in tasks if model.runs(t)}
+        todo = [t for t in paths if not paths[t].is_file()]
         if todo:
             report = harness.run_tasks(
                 model.path,
@@ -108,7 +108,7 @@ def evaluate_harness(
 
 def _cache_path(config: Config, root: str | Path, model: str, task: str, key: Mapping[str, Any]) -> Path:
     name = f"{task}-{io.stable_hash({**key, 'task': task})[:16]}.json"
-    return evaluation.cache_dir(config, root) / "harness" / model / name
+    return cached_generation.cache_dir(config, root) / "harness" / model / name
 
 
 def harness_metrics(task: str, rows: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -136,8 +136,11 @@ def evaluate_alpaca_eval(
         return None, skipped, []
     if config.evaluation.alpaca_eval.method == "package" and importlib.util.find_spec("alpaca_eval") is None:
         return None, {"alpaca_eval": "alpaca_eval is not installed (method: package): pip install -e '.[eval]'"}, []
+    models = for_benchmark(models, "alpaca_eval")
+    if not models:
+        return None, {"alpaca_eval": "no run of params `tables:` is a row of a table that reads alpaca_eval"}, []
     alpaca_eval_run.check_judge_key(config)  # before generating, not after
-    outputs = evaluation.generate(config, models, sets, root)
+    outputs = cached_generation.generate(config, models, sets, root)
     out = evaluation.experiment.profile_dir(config, root) / "alpaca_eval"
     per_model = {}
     with endpoints.open_client(config, "judge", root) as client:

@@ -17,8 +17,8 @@ from seqit_utils.data import tasks
 from seqit_utils.evaluate import metrics
 from seqit_utils.prompts import format_prompt
 from seqit_utils.sit import manual as sit
+from seqit_utils.sit import manual_translate
 
-VARIANTS = ("it", "sit")
 # Evaluation sets of the task suite under the names the results use (DESIGN: the miniature experiment).
 SUITE_EVAL_SETS = {
     "single": "eval_single",
@@ -26,6 +26,7 @@ SUITE_EVAL_SETS = {
     "two_step_unseen": "eval_seq2_unseen",  # intermediate task never used as one in training
     "chain3": "eval_seq3",
     "chain4": "eval_seq4",
+    "chain5": "eval_seq5",  # with single (1 task) … chain4: following against the number of tasks 1-5
 }
 
 
@@ -106,7 +107,7 @@ def eval_sets(config: Config, root: str | Path = ".") -> dict[str, list[dict[str
             # parallel, so the English item (same id) is the gold translation step.
             parallel = {lang: {r["id"]: r["input"] for r in io.read_jsonl(data / "real" / f"{name}.jsonl")}}
             shared = [r for r in english if r["id"] in parallel[lang]]
-            sets[f"{name}_translate"] = sit.translate_sit(
+            sets[f"{name}_translate"] = manual_translate.translate_sit(
                 shared, parallel, seed=config.seed, langs=[lang], fraction=1.0
             )
     return sets
@@ -147,17 +148,17 @@ def _applicable(record: dict[str, Any]) -> bool:
 def aggregate(per_seed: dict[int, dict[str, dict[str, dict[str, Any]]]]) -> dict[str, Any]:
     """Mean over seeds of follow_all / accuracy / intermediate_exact, keyed `<test_set>.<model>` (+ per-seed)."""
     seeds = sorted(per_seed)
-    first = per_seed[seeds[0]]
     out: dict[str, Any] = {"seeds": seeds}
-    for model in sorted(first):
-        for test_set in first[model]:
-            reports = [per_seed[s][model][test_set] for s in seeds]
+    for model in sorted({m for by_model in per_seed.values() for m in by_model}):
+        ran = [s for s in seeds if model in per_seed[s]]  # a run may train fewer seeds than the profile has
+        for test_set in per_seed[ran[0]][model]:
+            reports = [per_seed[s][model][test_set] for s in ran]
             out[f"{test_set}.{model}"] = {
                 "follow_all": mean(r["follow_all"] for r in reports),
                 "accuracy": mean(r["accuracy"] for r in reports),
                 "intermediate_exact": mean(r.get("intermediate_exact") or 0.0 for r in reports),
                 "n": reports[0]["n"],
-                "per_seed": {str(s): _pick(per_seed[s][model][test_set]) for s in seeds},
+                "per_seed": {str(s): _pick(per_seed[s][model][test_set]) for s in ran},
             }
     return out
 
@@ -172,7 +173,7 @@ def results_table(summary: dict[str, Any], models: list[str], test_sets: list[st
     rows = [head, "|---|---:|" + "---:|---:|" * len(models)]
     for test_set in test_sets:
         cells = [summary.get(f"{test_set}.{m}") for m in models]
-        n = next(c["n"] for c in cells if c)
+        n = next((c["n"] for c in cells if c), "–")  # no run evaluated on this set: dashes
         values = " | ".join(f"{c['follow_all']:.2f} | {c['accuracy']:.2f}" if c else "– | –" for c in cells)
         rows.append(f"| {test_set} | {n} | {values} |")
     seeds = ", ".join(map(str, summary["seeds"]))
@@ -210,26 +211,31 @@ def generate_sets(
 
 
 def evaluate_models(
-    config: Config, sets: dict[str, list[dict[str, Any]]], root: str | Path = "."
+    config: Config, sets: dict[str, list[dict[str, Any]]], runs: list[str], root: str | Path = "."
 ) -> tuple[dict[int, dict[str, dict[str, Any]]], list[dict[str, Any]]]:
-    """Generate with every fine-tuned model (variant × seed) on every set, one model load each; score them.
+    """Generate with every model of `runs` (registry names; each of its seeds) on every set, one model load each;
+    score them.
 
-    Returns per-seed reports `{seed: {model: {set: report}}}` (with the task-suite shortcut baseline as model
-    "shortcut") and one generation record per (model, seed, set, item).
+    Returns per-seed reports `{seed: {run: {set: report}}}` (with the task-suite shortcut baseline as model
+    "shortcut") and one generation record per (run, seed, set, item).
     """
     threshold = config.experiment.follow_threshold
     per_seed: dict[int, dict[str, dict[str, Any]]] = {}
     generations: list[dict[str, Any]] = []
     for seed in config.experiment.seeds:
         per_seed[seed] = {}
-        for variant in VARIANTS:
-            model_dir = profile_dir(config, root) / "models" / f"{variant}-{seed}"
-            per_seed[seed][variant] = {}
-            for name, outputs in generate_sets(config, model_dir, sets).items():
+        for run in runs:
+            spec = config.runs[run]
+            if seed not in (spec.seeds or config.experiment.seeds):
+                continue
+            template = config.model.base_models[spec.base or config.model.base].prompt_template
+            model_dir = profile_dir(config, root) / "models" / f"{run}-{seed}"
+            per_seed[seed][run] = {}
+            for name, outputs in generate_sets(config, model_dir, sets, template).items():
                 records = sets[name]
-                per_seed[seed][variant][name] = score(outputs, records, threshold)
+                per_seed[seed][run][name] = score(outputs, records, threshold)
                 generations += [
-                    {"model": variant, "seed": seed, "set": name, "id": r["id"], "output": o, "gold": r["output"]}
+                    {"model": run, "seed": seed, "set": name, "id": r["id"], "output": o, "gold": r["output"]}
                     for r, o in zip(records, outputs, strict=True)
                 ]
         suite_sets = {name: records for name, records in sets.items() if name in SUITE_EVAL_SETS}
