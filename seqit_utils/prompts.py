@@ -8,6 +8,7 @@ the loss on the completion only (§2.1: −log p(ŷ | s)).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 TEMPLATES = ("alpaca", "alpaca_short", "tulu", "chat")
@@ -71,3 +72,28 @@ def to_prompt_completion(record: dict[str, Any], template: str, tokenizer: Any =
         "prompt": format_prompt(record["instruction"], record.get("input", ""), template, tokenizer),
         "completion": record["output"],
     }
+
+
+# Paraphrase-SIT (§2.2, App. A: "First paraphrase the input, then ..."): the intermediate output is asked of an LLM.
+# Our wording after the authors' request (hanxuhu/SeqIns construct_data/make_data_alpaca_paraphrase1.py: gpt-3.5-turbo,
+# temperature 0, a system line asking to paraphrase the user's sentence, then "paraphrase this sentence:" + input).
+PARAPHRASE_SYSTEM = "You paraphrase text: say the same thing in other words, keeping every fact, number and name."
+PARAPHRASE_USER = "Paraphrase this text. Reply with the paraphrase only.\n\n{text}"
+_PARAPHRASE_LABEL = re.compile(r"^\s*(?:here is (?:a|the) )?paraphrase(?:d text)?\s*:\s*", re.IGNORECASE)
+
+
+def paraphrase_messages(text: str) -> list[dict[str, str]]:
+    """The chat request for one paraphrase of `text`."""
+    return [
+        {"role": "system", "content": PARAPHRASE_SYSTEM},
+        {"role": "user", "content": PARAPHRASE_USER.format(text=text)},
+    ]
+
+
+def parse_paraphrase(reply: str | None) -> str:
+    """The paraphrase in a reply: stripped of a leading "Paraphrase:" label and of quotes around the whole text;
+    "" for a failed or empty reply (manual SIT then leaves that record unchanged)."""
+    text = _PARAPHRASE_LABEL.sub("", (reply or "").strip(), count=1).strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    return text

@@ -4,10 +4,11 @@ totals match their definitions, step chains are right, and the builders are seed
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from seqit_utils.data import loaders, tasks
+from seqit_utils.data import author_loaders, loaders, tasks
 from seqit_utils.sit import ablations, seq_instruct_stats
 from seqit_utils.sit import manual as sit
 
@@ -117,11 +118,13 @@ class ScriptedSplitter:
 
 @pytest.fixture(scope="module")
 def seq_instruct_records(shared_data):
-    from seqit_utils.sit import seq_instruct
+    from seqit_utils.sit import seq_instruct_parsing
 
     out = []
-    for r in loaders.load_selfseq_samples(name=RECORDED, data_dir=shared_data):
-        new, _ = seq_instruct.parse_new_instruction(r.get("new_instruction") or r["completions"], r["instruction"])
+    for r in author_loaders.load_selfseq_samples(name=RECORDED, data_dir=shared_data):
+        new, _ = seq_instruct_parsing.parse_new_instruction(
+            r.get("new_instruction") or r["completions"], r["instruction"]
+        )
         if r.get("option") in ("A", "B", "C") and new and r["output"].strip():
             out.append({"id": r["id"], "instruction": new, "input": r["input"], "output": r["output"]})
     return out
@@ -202,3 +205,46 @@ def _reports_stub():
             "instance_level": {"pairs": 1, "tokens": 1, "it_unpaired": 0},
             "sit_split": {"records": 2, "sequential_records": 1, "output_tokens": 5},
             "sit_multi": {"records": 1, "turns": 2, "output_tokens": 5}}  # fmt: skip
+
+
+def test_the_paper_ablates_seq_instruct_sit_whose_steps_an_llm_splits(tmp_path, alpaca):
+    """ablations.sit_set = seq_instruct (paper): IT = stage 02's Alpaca, SIT = stage 03's Seq-Instruct records paired
+    by id; data-level draws from every SIT record, instance-level from the changed ones, SIT-split / SIT-multi from
+    the steps the LLM gives (here the dry run's stand-in program, answering in process)."""
+    import yaml
+
+    from seqit_utils import io
+    from seqit_utils.config import validate
+    from seqit_utils.llm.standin import StandIn
+    from seqit_utils.sit import ablation_pair, seq_instruct
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params" / "smoke.yaml").read_text(encoding="utf-8"))
+    raw["ablations"]["sit_set"] = "seq_instruct"
+    config = validate(raw | {"profile": "smoke"}, source="test")
+    it = alpaca[0][:40]
+    out = tmp_path / config.output_dir
+    io.write_jsonl(out / "sit" / "it.jsonl", it)
+    complete = lambda requests: [StandIn().reply(messages) for messages in requests]  # noqa: E731
+    with pytest.raises(FileNotFoundError, match="run `dvc repro seq_instruct` first"):
+        ablations.build_all(config, tmp_path, complete)
+    run = seq_instruct.run_seq_instruct(it, complete, iterations=2, seed=0)
+    io.write_jsonl(out / "seq_instruct" / "iteration_2.jsonl", run.records_by_iteration[-1])
+    with pytest.raises(ValueError, match="SIT-split and SIT-multi need an LLM"):
+        ablation_pair.load(config, tmp_path)
+    sets, reports = ablations.build_all(config, tmp_path, complete)
+    changed = sum(
+        r["instruction"] != old["instruction"] for r, old in zip(run.records_by_iteration[-1], it, strict=True)
+    )
+    assert reports["sit_set"].startswith("seq_instruct: seq_instruct/iteration_2.jsonl")
+    assert (reports["it"], reports["sit"], reports["sit_sequential"]) == (40, 40, changed) and changed >= 25
+    assert reports["seq_instruct_steps"]["split_by_llm"] == changed  # every stand-in reply splits
+    assert reports["data_level"]["sit_available"] == 40 and reports["instance_level"]["sit_available"] == changed
+    assert len(sets["sit_multi"]) == changed and len(sets["sit_split"]) == sum(
+        len(m["messages"]) // 2 for m in sets["sit_multi"]
+    )
+    assert all(set(r) == {"id", "instruction", "input", "output"} for r in sets["data_level"])  # training records
+    assert "SIT set: seq_instruct" in ablations.report_markdown(reports)
+    other = [{**r, "id": f"other/{k}", "source_id": f"other/{k}"} for k, r in enumerate(run.records_by_iteration[-1])]
+    io.write_jsonl(out / "seq_instruct" / "iteration_2.jsonl", other)
+    with pytest.raises(ValueError, match="pairs the IT set .* by id"):
+        ablations.build_all(config, tmp_path, complete)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from seqit_utils.data.loaders import load_gsm8k, load_mgsm, load_seqit_eval_test
+from seqit_utils.data.author_loaders import load_seqit_eval_test
+from seqit_utils.data.loaders import load_gsm8k, load_mgsm
 from seqit_utils.data.sources import (
     DataNotFoundError,
     HubSource,

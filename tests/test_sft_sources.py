@@ -1,7 +1,8 @@
 """Training-set loaders of §4.1.1/§4.2, the translate-SIT builder, the §4.2 samples and the sample-size check.
 
 None of these sets is in ../shared/data except the Alpaca sample, so each loader is tested on a small file written in
-its published layout inside tmp_path (record text from the real Alpaca sample; "translations" are marked copies).
+its published layout inside tmp_path (`seqit_utils.data.layouts`; record text from the real Alpaca sample,
+"translations" are marked copies).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import yaml
 
 from seqit_utils.config import validate
 from seqit_utils.data import loaders, sft_sources, sizes
+from seqit_utils.data.layouts import write_multilingual
 from seqit_utils.data.prepare import load_datasets, prepare_data
 from seqit_utils.data.sources import DataNotFoundError, MalformedRecordError
 
@@ -26,17 +28,6 @@ def alpaca_1k(shared_data) -> list[dict]:
     return json.loads((shared_data / "alpaca" / "alpaca_data_1k.json").read_text(encoding="utf-8"))
 
 
-def _write_multilingual(root: Path, english: list[dict], langs: list[str]) -> Path:
-    """The HPLT layout: training-data/alpaca_data_cleaned.<lang>.json, JSON lists aligned by index."""
-    folder = root / "alpaca_multilingual"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "alpaca_data_cleaned.en.json").write_text(json.dumps(english, indent=4), encoding="utf-8")
-    for lang in langs:
-        rows = [{k: (f"<{lang}> {v}" if v else v) for k, v in r.items()} for r in english]
-        (folder / f"alpaca_data_cleaned.{lang}.json").write_text(json.dumps(rows, indent=4), encoding="utf-8")
-    return folder
-
-
 def _sample_config(datasets: dict, data_dir: str | None, seed: int = 0):
     raw = yaml.safe_load((ROOT / "params" / "sample.yaml").read_text())
     raw["data"].update(datasets=datasets, data_dir=data_dir, task_suite=None)
@@ -44,7 +35,7 @@ def _sample_config(datasets: dict, data_dir: str | None, seed: int = 0):
 
 
 def test_multilingual_records_are_aligned_with_english(tmp_path, alpaca_1k):
-    _write_multilingual(tmp_path, alpaca_1k[:20], ["de"])
+    write_multilingual(tmp_path, alpaca_1k[:20], ["de"])
     german = loaders.load("alpaca_multilingual", lang="de", data_dir=tmp_path)
     english = loaders.load("alpaca_multilingual", lang="en", data_dir=tmp_path)
     assert len(german) == len(english) == 20
@@ -53,7 +44,7 @@ def test_multilingual_records_are_aligned_with_english(tmp_path, alpaca_1k):
 
 
 def test_multilingual_count_mismatch_names_both_files_and_counts(tmp_path, alpaca_1k):
-    folder = _write_multilingual(tmp_path, alpaca_1k[:20], ["zh"])
+    folder = write_multilingual(tmp_path, alpaca_1k[:20], ["zh"])
     rows = json.loads((folder / "alpaca_data_cleaned.zh.json").read_text())[:-1]
     (folder / "alpaca_data_cleaned.zh.json").write_text(json.dumps(rows))
     with pytest.raises(MalformedRecordError) as info:
@@ -67,7 +58,7 @@ def test_multilingual_count_mismatch_names_both_files_and_counts(tmp_path, alpac
 
 
 def test_translate_sit_replaces_a_third_of_the_inputs_of_real_alpaca(tmp_path, alpaca_1k):
-    _write_multilingual(tmp_path, alpaca_1k, ["de", "es", "ru", "zh"])
+    write_multilingual(tmp_path, alpaca_1k, ["de", "es", "ru", "zh"])
     sit = loaders.load("alpaca_translate_sit", seed=7, data_dir=tmp_path)
     english = {r["id"]: r for r in loaders.load("alpaca_multilingual", lang="en", data_dir=tmp_path)}
     with_input = sum(1 for r in english.values() if r["input"].strip())

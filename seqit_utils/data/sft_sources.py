@@ -22,7 +22,7 @@ from seqit_utils.data.sources import (
     read_rows,
     resolve_file,
 )
-from seqit_utils.sit import manual
+from seqit_utils.sit import manual, manual_translate
 from seqit_utils.train.hub_adapters import alpaca_from_hub
 
 # hplt-project/monolingual-multilingual-instruction-tuning training-data/alpaca_data_cleaned.<lang>.json (Chen et al.
@@ -93,9 +93,9 @@ def translate_sit(
 ) -> list[dict]:
     """§4.1.1 SIT set: a `fraction` of the English records with input get their input in one language (seeded).
 
-    Reuses `manual.translate_sit` ("First, translate the input into English, then <instruction>", output = English
-    input + "\\n" + output, one language drawn per record). `translations`: lang → records aligned with `english`
-    (`load_alpaca_multilingual`). merge "replace" (the authors' make_data_alpaca_merge_multilingual.py: the
+    Reuses `manual_translate.translate_sit` ("First, translate the input into English, then <instruction>", output =
+    English input + "\\n" + output, one language drawn per record). `translations`: lang → records aligned with
+    `english` (`load_alpaca_multilingual`). merge "replace" (the authors' make_data_alpaca_merge_multilingual.py: the
     translated records take the place of their English originals, same size) or "add" (originals + translated).
     """
     _check_option("merge", merge, ("replace", "add"))
@@ -105,7 +105,7 @@ def translate_sit(
         if len(rows) != len(english) or any(a != b for a, b in aligned):
             raise ValueError(f"{lang}: {len(rows):,} records not aligned with the {len(english):,} English records")
         table[lang] = {e["id"]: t["input"] for e, t in zip(english, rows, strict=True)}
-    out = manual.translate_sit(english, table, seed=seed, langs=sorted(table), fraction=fraction)
+    out = manual_translate.translate_sit(english, table, seed=seed, langs=sorted(table), fraction=fraction)
     if merge == "replace":
         return out
     return manual.it_dataset(english) + [new for new, old in zip(out, english, strict=True) if new["id"] != old["id"]]

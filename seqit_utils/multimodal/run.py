@@ -64,10 +64,11 @@ def condition_records(records: Sequence[dict[str, Any]], condition: str) -> list
     """The records with the condition's instruction: IT's for `it`, the sequential one for the others (`prompt`
     asks the untuned base model to caption, then answer)."""
     from seqit_utils.sit import manual as sit
+    from seqit_utils.sit import manual_records
 
     instruction = sit.CAPTION_IT_INSTRUCTION
     if condition != "it":
-        instruction = sit.sequential_instruction([sit.CAPTION_CLAUSE], sit.CAPTION_IT_INSTRUCTION)
+        instruction = manual_records.sequential_instruction([sit.CAPTION_CLAUSE], sit.CAPTION_IT_INSTRUCTION)
     return [{**r, "instruction": instruction} for r in records]
 
 

@@ -27,7 +27,7 @@ from seqit_utils import io
 from seqit_utils.config import Config
 from seqit_utils.data import tasks
 from seqit_utils.sit import manual as sit
-from seqit_utils.sit import seq_instruct, seq_instruct_stats
+from seqit_utils.sit import manual_translate, seq_instruct, seq_instruct_stats
 from seqit_utils.train import experiment
 
 Record = dict[str, Any]
@@ -142,7 +142,9 @@ def manual_step_instruction(originals: Mapping[str, str]) -> StepInstruction:
     """Manual SIT records (`sit.repeat_sit`, `paraphrase_sit`, `translate_sit`): an intermediate step is its clause
     as an instruction ("Repeat the input."), the last step the original instruction (`originals`: source id ->
     instruction, e.g. from the IT records)."""
-    clauses = {name: forms[0] for name, forms in sit.INTERMEDIATES.items()} | {"translate": sit.TRANSLATE_CLAUSE}
+    clauses = {name: forms[0] for name, forms in sit.INTERMEDIATES.items()} | {
+        "translate": manual_translate.TRANSLATE_CLAUSE
+    }
 
     def instruction(record: Record, k: int) -> str | None:
         if k == len(record["steps"]) - 1:
@@ -252,22 +254,25 @@ def tokenizer_for(config: Config, root: str | Path = ".") -> tuple[Any, str]:
     return AutoTokenizer.from_pretrained(path), str(path)
 
 
-def build_all(config: Config, root: str | Path = ".") -> tuple[dict[str, list[Record]], dict[str, Any]]:
-    """Every ablation set of §5.1 from the profile's IT and SIT training sets (`outputs/<profile>/sit/`)."""
-    folder = experiment.profile_dir(config, root) / "sit"
-    it, sit_all = io.read_jsonl(folder / "it.jsonl"), io.read_jsonl(folder / "sit.jsonl")
-    sequential = [r for r in sit_all if len(r.get("steps") or []) > 1]
+def build_all(
+    config: Config, root: str | Path = ".", complete: seq_instruct.Complete | None = None
+) -> tuple[dict[str, list[Record]], dict[str, Any]]:
+    """Every ablation set of §5.1 from the profile's IT / SIT pair (`ablation_pair.load`, `ablations.sit_set`: stage
+    02's sets, or stage 03's Seq-Instruct SIT, whose records `complete` splits into steps)."""
+    from seqit_utils.sit import ablation_pair
+
+    it, sit_all, sequential, with_steps, pair_report = ablation_pair.load(config, root, complete)
     tokenizer, name = tokenizer_for(config, root)
     count, seed = seq_instruct_stats.token_counter(tokenizer), config.ablations.seed
     steps = default_step_instruction({r["id"]: r["instruction"] for r in it}, seed)
     sets, reports = {}, {"tokenizer": name, "seed": seed, "it": len(it), "sit": len(sit_all),
-                         "sit_sequential": len(sequential)}  # fmt: skip
+                         "sit_sequential": len(sequential), **pair_report}  # fmt: skip
     sets["data_level"], reports["data_level"] = data_level(it, sit_all, count, seed)
     (sets["instance_level_it"], sets["instance_level_sit"]), reports["instance_level"] = instance_level(
         it, sequential, count, seed
     )
-    sets["sit_split"], reports["sit_split"] = sit_split(sequential, steps)
-    sets["sit_multi"], reports["sit_multi"] = sit_multi(sequential, steps)
+    sets["sit_split"], reports["sit_split"] = sit_split(with_steps, steps)
+    sets["sit_multi"], reports["sit_multi"] = sit_multi(with_steps, steps)
     reports["sit_split"]["output_tokens"] = sum(count([r["output"] for r in sets["sit_split"]]))
     reports["sit_multi"]["output_tokens"] = sum(count(assistant_turns(sets["sit_multi"])))
     return sets, reports
@@ -332,4 +337,5 @@ def report_markdown(reports: Mapping[str, Any]) -> str:
                  f"{seq['source']}: {steps['split_by_llm']} split by the LLM; left out: {left}")  # fmt: skip
         rows.append(("SIT-split of Seq-Instruct", seq["records"], notes))
     lines = ["| set | records | tokens / notes |", "|---|---:|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    return "\n".join(lines) + f"\n\nTokenizer: {reports['tokenizer']}; seed {reports['seed']}.\n"
+    sit_set = reports.get("sit_set", "manual")
+    return "\n".join(lines) + f"\n\nSIT set: {sit_set}. Tokenizer: {reports['tokenizer']}; seed {reports['seed']}.\n"

@@ -7,13 +7,16 @@ the registry. Where each transform's training set comes from:
 
 - none / `experiment.sit_transform`: `sit/it.jsonl` / `sit/sit.jsonl` (task suite or Alpaca), stage `sit_data` (02);
 - the §5.1 builders (data_level, …): `ablations/<transform>.jsonl`, stage `ablations` (09);
-- seq_instruct: `seq_instruct/iteration_<n>.jsonl` by `llm.generator`, stage `seq_instruct` (03); or, with the
-  run's own `generator`, Seq-Instruct run inside stage `train` (the §5.2 generator swap).
+- seq_instruct over `seq_instruct.source`: `seq_instruct/iteration_<n>.jsonl` by `llm.generator`, stage
+  `seq_instruct` (03);
+- every other recipe (none over other sources, paraphrase, translate, Seq-Instruct over other sources or by the run's
+  own `generator`): `train_sets/<run>.jsonl`, stage `train_sets` (11; `seqit_utils.sit.recipes`), so stage `train`
+  never calls an LLM.
 All paths are under `outputs/<profile>/`.
 
-A recipe no stage builds yet (e.g. translate-SIT over multilingual Alpaca) gets no `train@` entry, so the DAG runs
-without it; `seqit runs` marks it, and training it directly fails before any model is built, naming the recipe and
-the fix (`train:` a file you built).
+A recipe nothing can build (an unknown source, a transform over sources it does not fit) gets no `train@` entry, so
+the DAG runs without it; `seqit runs` marks it, and training it directly fails before any model is built, naming the
+recipe and the fix (`train:` a file you built).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from seqit_utils import io
 from seqit_utils.config import ABLATION_SETS, Config, RunSpec, TrainSetup, find_project_root, load_config
 from seqit_utils.train import experiment
 
-COLUMNS = ("run", "train_data", "transform", "base", "tables", "seeds", "trained")
+COLUMNS = ("run", "train_data", "transform", "train_set", "base", "tables", "seeds", "trained")
+STAGES = {"sit": "sit_data", "ablations": "ablations", "seq_instruct": "seq_instruct", "train_sets": "train_sets"}
 
 
 def run_spec(config: Config, name: str) -> RunSpec:
@@ -79,9 +83,11 @@ def seq_instruct_data(config: Config) -> list[str]:
     return ["task_suite"] if kind == "task_suite" else [name]
 
 
-def training_source(config: Config, name: str) -> str | None:
-    """The training file of run `name` relative to `outputs/<profile>/`; None for a generator run (it makes its own
-    set). A ValueError names the recipe when no stage builds its set."""
+def training_source(config: Config, name: str) -> str:
+    """The training file of run `name` relative to `outputs/<profile>/`. A ValueError names the recipe when no stage
+    can build its set."""
+    from seqit_utils.sit import recipes
+
     run = run_spec(config, name)
     if run.train is not None:
         return run.train
@@ -91,12 +97,15 @@ def training_source(config: Config, name: str) -> str | None:
         return "sit/it.jsonl" if run.transform == "none" else "sit/sit.jsonl"
     if run.transform in ABLATION_SETS:
         return f"ablations/{run.transform}.jsonl"
-    if run.transform == "seq_instruct" and sorted(run.train_data) == seq_instruct_data(config):
-        return None if run.generator else f"seq_instruct/iteration_{config.seq_instruct.iterations}.jsonl"
+    if run.transform == "seq_instruct" and not run.generator and sorted(run.train_data) == seq_instruct_data(config):
+        return f"seq_instruct/iteration_{config.seq_instruct.iterations}.jsonl"
+    if (reason := recipes.unbuildable(config, name)) is None:
+        return f"train_sets/{name}.jsonl"
     raise ValueError(
-        f"runs.{name}: no stage builds transform {run.transform!r} over {run.train_data} yet (stage sit_data builds "
-        f"none/{config.experiment.sit_transform} over {pair_data(config)}, stage seq_instruct Seq-Instruct over "
-        f"{seq_instruct_data(config)}); build the set and give `train: <file under outputs/{config.profile}/>`"
+        f"runs.{name}: no stage builds transform {run.transform!r} over {run.train_data} ({reason}; stage "
+        f"sit_data builds none/{config.experiment.sit_transform} over {pair_data(config)}, stage seq_instruct "
+        f"Seq-Instruct over {seq_instruct_data(config)}); build the set and give `train: <file under "
+        f"outputs/{config.profile}/>`"
     )
 
 
@@ -111,59 +120,44 @@ def unbuilt(config: Config, name: str) -> str | None:
 
 def train_entries(config: Config) -> dict[str, dict[str, Any]]:
     """params.yaml's `train_runs`: `<run>-<seed>` → {run, seed, data} for dvc.yaml's `train` stage, `data` being the
-    path under `outputs/<profile>/` its training set comes from. A run no stage builds a set for is left out (so the
-    DAG runs without it; `seqit runs` says why) until it names a `train:` file."""
+    path under `outputs/<profile>/` its training set comes from (`train_sets/<run>.jsonl`: an out of stage
+    `train_sets`, so `dvc repro train@<run>-<seed>` builds the set first). A run no stage builds a set for is left
+    out (so the DAG runs without it; `seqit runs` says why) until it names a `train:` file."""
     entries = {}
     for name in config.runs:
         if unbuilt(config, name) is None:
-            source = training_source(config, name) or "data"  # a generator run reads seq_instruct.source from data/
+            source = training_source(config, name)
             entries |= {f"{name}-{seed}": {"run": name, "seed": seed, "data": source} for seed in seeds(config, name)}
     return entries
 
 
+def train_set_entries(config: Config) -> dict[str, dict[str, str]]:
+    """params.yaml's `train_sets`: `<run>` → {run} for dvc.yaml's `train_sets` stage, one per run whose set it builds
+    (`train_sets/<run>.jsonl`); runs that share a recipe each build their own."""
+    return {
+        name: {"run": name}
+        for name in config.runs
+        if unbuilt(config, name) is None and training_source(config, name).startswith("train_sets/")
+    }
+
+
 def training_records(config: Config, name: str, root: str | Path = ".") -> tuple[list[dict], dict[str, Any]]:
     """(records, where they came from) for run `name`."""
-    run = run_spec(config, name)
+    from seqit_utils.sit.recipes import as_training
+
     source = training_source(config, name)
-    if source is None:
-        return generator_records(config, run, root)
     path = experiment.profile_dir(config, root) / source
     if not path.is_file():
-        stage = {"sit": "sit_data", "ablations": "ablations", "seq_instruct": "seq_instruct"}.get(source.split("/")[0])
+        stage = STAGES.get(source.split("/")[0])
+        stage = f"{stage}@{name}" if stage == "train_sets" else stage
         fix = f"run `dvc repro {stage}` first" if stage else "check the path (relative to outputs/<profile>/)"
         raise FileNotFoundError(f"runs.{name} trains on {source}: {path} does not exist; {fix}")
     records = io.read_jsonl(path)
     if not records:
         raise ValueError(f"runs.{name} trains on {source}: {path} holds no records; check the stage that wrote it")
     if source.startswith("seq_instruct/"):
-        records = [_as_training(r) for r in records]
+        records = as_training(records)[0]
     return records, {"train_file": source}
-
-
-def _as_training(record: dict[str, Any]) -> dict[str, Any]:
-    return {"id": record["id"], "instruction": record["instruction"], "input": record.get("input", ""),
-            "output": record["output"]}  # fmt: skip
-
-
-def generator_records(config: Config, run: RunSpec, root: str | Path = ".") -> tuple[list[dict], dict[str, Any]]:
-    """§5.2 generator swap: Seq-Instruct over `seq_instruct.source` (limit, iterations, options of the profile) with
-    `run.generator`; the last iteration's records as a training set. Requests go through the profile's LLM cache,
-    so a re-run sends nothing it sent before."""
-    from seqit_utils.llm import endpoints
-    from seqit_utils.llm import stages as llm_stages
-    from seqit_utils.sit import seq_instruct
-
-    spec = config.seq_instruct
-    records = llm_stages.stage_records(config, spec.source, spec.limit, root)
-    with endpoints.open_endpoint(config, run.generator, root, progress=False) as client:
-        result = seq_instruct.run_seq_instruct(
-            records, client.complete, iterations=spec.iterations, allowed_options=spec.allowed_options,
-            seed=config.seed,
-        )  # fmt: skip
-    train = [_as_training(r) for r in result.records_by_iteration[-1]]
-    report = {"generator": run.generator, "source": spec.source, "summary": result.summary,
-              "client": llm_stages.stats_dict(client.totals)}  # fmt: skip
-    return train, report
 
 
 def base_model(config: Config, key: str, texts: list[str], root: str | Path = ".") -> str:
@@ -210,8 +204,6 @@ def train_run(
     summary = trainer.train(
         base, records, checkpoints, run_setup, template=template(config, name), seed=seed, final_dir=final
     )
-    if "train_file" not in source:  # a generator run's set exists nowhere else: keep it beside the model
-        io.write_jsonl(final / "train.jsonl", records)
     return {"run": name, "seed": seed, "spec": run.model_dump(mode="json"), "base": base, "source": source, **summary}
 
 
@@ -228,9 +220,14 @@ def list_runs(config: Config) -> list[dict[str, Any]]:
     for name, run in config.runs.items():
         transform = run.transform + (f" (generator {run.generator})" if run.generator else "")
         reason = unbuilt(config, name)
+        source = None if reason is None else "-"
+        if source is None:
+            source = training_source(config, name)
+            stage = STAGES.get(source.split("/")[0]) if run.train is None else None
+            source += f" ({stage})" if stage else ""
         runs.append(
-            {"run": name, "train_data": list(run.train_data), "transform": transform, "base": _base_label(config, run),
-             "tables": list(run.tables), "seeds": seeds(config, name),
+            {"run": name, "train_data": list(run.train_data), "transform": transform, "train_set": source,
+             "base": _base_label(config, run), "tables": list(run.tables), "seeds": seeds(config, name),
              "trained": "stage train" if reason is None else "not yet: no stage builds its set (give `train:`)"}
         )  # fmt: skip
     if config.multimodal is not None:
@@ -238,8 +235,8 @@ def list_runs(config: Config) -> list[dict[str, Any]]:
         data = ["synthetic_images"] if mm.data.source == "synthetic" else ["vqav2", "coco_captions"]
         for name, transform in (("multimodal_it", "none"), ("multimodal_sit", "caption")):
             runs.append(
-                {"run": name, "train_data": data, "transform": transform, "base": mm.model, "tables": ["table_3"],
-                 "seeds": [mm.seed], "trained": "stage multimodal"}
+                {"run": name, "train_data": data, "transform": transform, "train_set": "multimodal/ (multimodal)",
+                 "base": mm.model, "tables": ["table_3"], "seeds": [mm.seed], "trained": "stage multimodal"}
             )  # fmt: skip
     return runs
 
