@@ -68,3 +68,46 @@ def test_a_remote_endpoint_becomes_a_client_with_the_profile_cache_and_no_key(tm
         assert "sk-never-stored" not in repr(client) + repr(vars(client))
     with pytest.raises(ValueError, match="role = 'critic'"), open_client(config, "critic", tmp_path):
         pass
+
+
+def _with_suite_endpoint(tmp_path, suite):
+    import yaml
+
+    from seqit_utils.config import find_project_root
+
+    raw = yaml.safe_load((find_project_root() / "params" / "smoke.yaml").read_text())
+    raw["llm"]["endpoints"]["suite"] = {"suite": suite, "sampling": {"temperature": 0.0, "max_tokens": 64}}
+    path = tmp_path / "smoke.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_a_suite_endpoint_serves_the_suite_generator_through_the_profile_cache(tmp_path):
+    """`suite:` endpoints run the suite generator's real server (a program standing in for the paper's 70B model):
+    a suite instruction is answered from the suite's ground truth, and a repeated request comes from the cache."""
+    from seqit_utils.data import tasks
+    from seqit_utils.llm.endpoints import open_endpoint
+    from seqit_utils.prompts import user_message
+
+    config = load_config("smoke", path=_with_suite_endpoint(tmp_path, {"A": 1.0}))
+    records = tasks.generate_suite(seed=0, n_train_per_task=1, n_train_sit=1, n_eval_per_split=3)["eval_seq2_seen"]
+    question = [[{"role": "user", "content": user_message(r["instruction"], r["input"])}] for r in records]
+    with open_endpoint(config, "suite", tmp_path, progress=False) as client:
+        assert client.model.startswith("suite-generator-") and "stands in for" in client.model
+        assert client.cache == tmp_path / "outputs" / "smoke" / "llm_cache" / "suite.sqlite"
+        first = [r.text for r in client.complete(question)]
+        assert first == [r["output"] for r in records] and client.totals.requests == 3
+    with open_endpoint(config, "suite", tmp_path, progress=False) as client:
+        again = [r.text for r in client.complete(question)]
+        assert client.totals.requests == 0 and again == first
+    assert (tmp_path / "outputs" / "smoke" / "served" / "suite.log").is_file()
+
+
+def test_a_suite_endpoint_with_bad_rates_or_two_kinds_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="rates"):
+        load_config("smoke", path=_with_suite_endpoint(tmp_path, {"Z": 1.0}))
+    path = _with_suite_endpoint(tmp_path, {})
+    text = path.read_text().replace("suite: {}", "suite: {}\n      base_url: http://x\n      model: m")
+    path.write_text(text)
+    with pytest.raises(ValueError, match="exactly one of `serve`"):
+        load_config("smoke", path=path)

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from seqit_utils.config import load_config
+from seqit_utils.evaluate import ablation_eval
 from seqit_utils.multimodal import vqa_data
 from seqit_utils.train.runs import train_entries
 
@@ -103,7 +104,7 @@ def test_smoke_repro_runs_every_stage_then_skips(project):
     # the contract of outputs/smoke/metrics/miniature.json: <test_set>.<model> → follow_all, accuracy, n; seeds
     mini = json.loads((out / "metrics/miniature.json").read_text())
     assert mini["seeds"] == [0, 1]
-    for test_set in ("single", "two_step_seen", "two_step_unseen", "chain3", "chain4"):
+    for test_set in ("single", "two_step_seen", "two_step_unseen", "chain3", "chain4", "chain5"):
         for model in ("it", "sit"):
             cell = mini[f"{test_set}.{model}"]
             assert cell["n"] == 20 and 0 <= cell["follow_all"] <= 1 and 0 <= cell["accuracy"] <= 1
@@ -121,7 +122,8 @@ def test_smoke_repro_runs_every_stage_then_skips(project):
     assert split["steps"]["records"] == split["sequential_in_source"] <= 8
     assert split["steps"]["split_by_llm"] + sum(split["steps"]["left_out"].values()) == split["sequential_in_source"]
     params = yaml.safe_load((dest / "params" / "smoke.yaml").read_text())
-    _check_ablation_runs(out, params["runs"])
+    _check_ablation_runs(out, params["runs"], params["experiment"]["seeds"])
+    _check_claims(out)
     _check_multimodal(out)
 
     second = _run([*dvc, "repro"], dest, env)
@@ -129,7 +131,9 @@ def test_smoke_repro_runs_every_stage_then_skips(project):
     assert "up to date" in _run([*dvc, "status"], dest, env)
     # the figures stage draws every figure again after figures/ is deleted, byte for byte
     before = {p.name: p.read_bytes() for p in (dest / "figures").iterdir()}
-    assert {"smoke_sunburst_seq_instruct.png", "smoke_number_of_tasks.pdf"} <= set(before)
+    assert {"smoke_sunburst_seq_instruct.png", "smoke_number_of_tasks.pdf", "smoke_number_of_tasks_suite.png"} <= set(
+        before
+    )
     assert all(name.startswith("smoke_") for name in before)
     shutil.rmtree(dest / "figures")
     redrawn = _run([*dvc, "repro"], dest, env)
@@ -229,9 +233,9 @@ def test_switching_profile_writes_its_own_folder(project, shared_data):
     assert "Running stage" not in back and "is cached - skipping run" in back
 
 
-def _check_ablation_runs(out: Path, runs: dict) -> None:
-    """Every run of the registry in Table 6/12 or the swaps trained (10 steps here) on its own set and was evaluated
-    into its tables."""
+def _check_ablation_runs(out: Path, runs: dict, seeds: list[int]) -> None:
+    """Every run of the registry in Table 6/12 or the swaps trained (10 steps here) on its own set and was evaluated,
+    every seed of it, into its tables (per-seed values, mean and sd per set in the metrics)."""
     evaluated = json.loads((out / "metrics/ablation_eval.json").read_text())
     ablation_tables = {"table_6", "table_12", "model_swaps"}
     tabled = {name: spec for name, spec in runs.items() if ablation_tables & set(spec["tables"])}
@@ -239,14 +243,34 @@ def _check_ablation_runs(out: Path, runs: dict) -> None:
     for name, spec in tabled.items():
         trained = json.loads((out / f"metrics/train-{name}-0.json").read_text())
         assert trained["global_step"] == 10 and trained["spec"]["tables"] == spec["tables"]
-        assert evaluated["runs"][name]["two_step_seen"]["n"] == 20
-        for table in spec["tables"]:
-            assert f"| {name} | " in (out / f"tables/{table}.md").read_text()
+        cell = evaluated["runs"][name]["two_step_seen"]
+        assert cell["n"] == 20 and cell["seeds"] == spec.get("seeds", seeds)
+        assert sorted(cell["per_seed"]) == sorted(map(str, cell["seeds"])) and cell["follow_all_sd"] >= 0
+        per_seed = [cell["per_seed"][str(s)]["accuracy"] for s in cell["seeds"]]
+        assert cell["accuracy"] == pytest.approx(sum(per_seed) / len(per_seed))
+        for table in ablation_tables & set(spec["tables"]):
+            assert f"| {name} | " in (out / "tables" / ablation_eval.FILE_NAMES[table]).read_text()
     sizes = json.loads((out / "metrics/ablations.json").read_text())
     assert evaluated["trained"]["data_level"]["train_examples"] == sizes["data_level"]["sit_records"]
     assert evaluated["trained"]["sit_multi"]["train_examples"] == sizes["sit_multi"]["records"]
-    generated = json.loads((out / "metrics/train-seq_instruct_local-0.json").read_text())["source"]
-    assert generated["generator"] == "local_base" and generated["summary"]["iterations"][-1]["n"] == 8
+    built = json.loads((out / "metrics/train_sets/seq_instruct_local.json").read_text())  # stage train_sets (11)
+    assert built["endpoint"] == "local_base" and built["summary"]["iterations"][-1]["n"] == 8
+    trained = json.loads((out / "metrics/train-seq_instruct_local-0.json").read_text())["source"]
+    assert trained == {"train_file": "train_sets/seq_instruct_local.jsonl"}  # stage train read it: no LLM there
+
+
+def _check_claims(out: Path) -> None:
+    """Stage `claims`: one row per claim whose runs were evaluated (the contract's keys), the rest listed as not
+    measured in claims.md."""
+    claims = json.loads((out / "metrics/claims.json").read_text())
+    keys = {"claim", "paper_ref", "paper_value", "mini_value", "mini_sd", "n", "seeds", "holds"}
+    assert claims["claims"] and all(keys <= set(row) for row in claims["claims"])
+    rows = {row["claim"]: row for row in claims["claims"]}
+    assert rows["repeat_sit_following"]["n"] == 20 and rows["repeat_sit_following"]["seeds"] == [0, 1]
+    assert rows["repeat_sit_following"]["paper_value"] == pytest.approx(0.68)  # Table 1: 95 − 27 points
+    text = (out / "tables/claims.md").read_text()
+    assert "| repeat_sit_following |" in text
+    assert all(f"`{item['claim']}`" in text.split("## Not measured")[1] for item in claims["not_measured"])
 
 
 def _check_multimodal(out: Path) -> None:
@@ -272,18 +296,28 @@ def _check_multimodal(out: Path) -> None:
 
 
 def test_paper_dry_run_runs_the_paper_dag(tmp_path, shared_data):
-    """`seqit dry-run`: the paper profile's own DAG (every stage and buildable run, every table) with tiny stand-ins;
-    runs no stage builds a set for are listed as such, and data sets not found here are left out by name."""
+    """`seqit dry-run`: the paper profile's own DAG (every stage, every run, every table) with tiny stand-ins;
+    training sources not here get synthetic stand-ins in their published layouts, evaluation sets not here are left
+    out by name."""
     from seqit_utils import dryrun
 
     summary = dryrun.run_dry(ROOT, tmp_path, items=2, steps=2, data_dir=str(shared_data))
     failed = {stage: state for stage, state in summary["stages"].items() if state != "ran"}
     assert summary["ok"] and not failed, (failed, (tmp_path / "dvc_repro.log").read_text()[-6000:])
     state = {r["run"]: r["dry_run"] for r in summary["runs"]}
-    assert state["it"] == state["mistral_sit"] == state["sit_cmdr"] == state["multimodal_sit"] == "ran"
-    assert state["sit_translate"].startswith("not yet: no stage builds its set")
-    assert state["seq_instruct_split"].startswith("left out of the dry run")
+    assert set(state.values()) == {"ran"}, state  # every run of the registry, Table 3's two included
+    assert all(r["train_set"] and r["transform"] and r["base"] and r["tables"] for r in summary["runs"])
     assert set(summary["dropped_datasets"]) == {"xquad_ar", "xquad_hi", "xquad_th"}  # held out of shared data
+    standins = {"alpaca_multilingual", "flancot", "tulu_v2", "metamath", "released flancot", "released tulu"}
+    assert set(summary["synthetic_standins"]) == standins
+    assert all(what.startswith("synthetic stand-in:") for what in summary["synthetic_standins"].values())
+    built = tmp_path / "project" / "outputs" / "paper" / "metrics" / "train_sets"
+    read = lambda run: json.loads((built / f"{run}.json").read_text())  # noqa: E731
+    assert read("flancot_sit")["recipe"] == "released" and read("tulu_metamath_sit")["recipe"] == "regenerated"
+    assert read("tulu_metamath_sit")["summary"]["options"]["B"] > 0  # the stand-in generator rewrote instructions
+    assert read("sit_translate")["by_sit"]["translate"] > 0 and read("sit_cmdr")["endpoint"] == "command_r_plus"
+    ablation = json.loads((built.parent / "ablations.json").read_text())  # §5.1 over Seq-Instruct SIT (the paper's)
+    assert ablation["sit_set"].startswith("seq_instruct") and ablation["sit_split"]["records"] > 0
     tables = tmp_path / "project" / "outputs" / "paper" / "tables"
     table_2, table_5 = (tables / "table_2.md").read_text(), (tables / "table_5.md").read_text()
     assert "| ours | paper | Δ |" in table_2 and "| ours | paper | Δ |" in table_5

@@ -18,13 +18,12 @@ import pytest
 from seqit_utils.data import tasks
 from seqit_utils.llm import suite_generator as sg
 from seqit_utils.llm.suite_server import completion_body, run_suite_seq_instruct, suite_generator_server
-from seqit_utils.sit import manual, seq_instruct
-from seqit_utils.sit.seq_instruct import (
+from seqit_utils.sit import manual, seq_instruct_prompts
+from seqit_utils.sit.seq_instruct_parsing import parse_new_instruction, parse_option
+from seqit_utils.sit.seq_instruct_prompts import (
     build_option_messages,
     build_response_messages,
     build_rewrite_messages,
-    parse_new_instruction,
-    parse_option,
 )
 
 RATES = {"A": 0.2, "B": 0.35, "C": 0.25, "D": 0.2}  # one set for single and sequential instructions
@@ -237,7 +236,7 @@ def test_pipeline_records_parse_and_match_the_ground_truth(run: dict) -> None:
 
 def test_pipeline_table4_is_non_trivial(run: dict) -> None:
     table = run["stats"]["table4"]["iterations"]
-    assert list(table) == [0, 1, 2] and table[0]["option_share"] == dict.fromkeys(seq_instruct.OPTIONS)
+    assert list(table) == [0, 1, 2] and table[0]["option_share"] == dict.fromkeys(seq_instruct_prompts.OPTIONS)
     for k in (1, 2):
         assert sum(table[k]["option_share"].values()) == pytest.approx(1.0)
         assert table[k]["n"] == 201

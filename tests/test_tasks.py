@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import random
@@ -12,7 +13,7 @@ from seqit_utils.data import tasks
 
 SMALL = {"n_train_per_task": 150, "n_eval_per_split": 60}  # small sizes keep the file fast
 VARIED = {"sit_intermediate_tasks": ["repeat", "sort", "upper"], "heldout_intermediate_tasks": ["reverse", "dedupe"]}
-EVAL_SPLITS = ("eval_single", "eval_seq2_seen", "eval_seq2_unseen", "eval_seq3", "eval_seq4")
+EVAL_SPLITS = ("eval_single", "eval_seq2_seen", "eval_seq2_unseen", "eval_seq3", "eval_seq4", "eval_seq5")
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +130,7 @@ def test_train_it_is_balanced_single_step(suite: dict[str, list[dict]]) -> None:
 
 def test_records_are_consistent_and_well_typed(suite: dict[str, list[dict]], varied: dict[str, list[dict]]) -> None:
     n_steps = {"train_it": 1, "train_sit_chains": 2, "eval_single": 1, "eval_seq2_seen": 2, "eval_seq2_unseen": 2}
-    n_steps |= {"eval_seq3": 3, "eval_seq4": 4}
+    n_steps |= {"eval_seq3": 3, "eval_seq4": 4, "eval_seq5": 5}
     for records in (*suite.values(), *varied.values()):
         for r in records:
             names = [step["task"] for step in r["steps"]]
@@ -153,7 +154,7 @@ def test_shrinking_chains_never_empty_a_list() -> None:
     shrinking = ["dedupe", "drop_first", "reverse"]
     args = {"tasks": shrinking, "sit_intermediate_tasks": ["dedupe"], "heldout_intermediate_tasks": []}
     suite = tasks.generate_suite(n_train_per_task=5, n_eval_per_split=400, **args)
-    for r in suite["eval_seq4"]:
+    for r in suite["eval_seq4"] + suite["eval_seq5"]:
         assert all(step["output"] for step in r["steps"]), r
         assert [step["output"] for step in r["steps"]] == tasks.run_chain(r["task"].split(">"), r["input"])
 
@@ -192,6 +193,17 @@ def test_deterministic_and_seed_dependent() -> None:
     # Resizing the eval sets leaves the training data as it was (each split has its own random stream).
     small = tasks.generate_suite(seed=7, n_train_per_task=40, n_eval_per_split=5, **VARIED)
     assert json.loads(dump(7))["train_sit_chains"] == small["train_sit_chains"]
+
+
+def test_five_step_chains_are_appended_without_changing_the_other_splits() -> None:
+    # Pinned digest of the splits as generated before eval_seq5 existed (seed 0): eval_seq5 draws from its own
+    # random stream, so adding it left every other split byte-identical.
+    suite = tasks.generate_suite(seed=0, n_train_per_task=20, n_eval_per_split=10)
+    assert list(suite)[-1] == "eval_seq5" and len(suite["eval_seq5"]) == 10
+    assert all(r["n_steps"] == len(r["task"].split(">")) == 5 for r in suite["eval_seq5"])
+    earlier = {split: records for split, records in suite.items() if split != "eval_seq5"}
+    digest = hashlib.blake2b(json.dumps(earlier, sort_keys=True).encode(), digest_size=8).hexdigest()
+    assert digest == "03e46960df1edf44"
 
 
 def test_input_partition_is_stable() -> None:

@@ -5,7 +5,10 @@ Notebook 10 computes what the figures show and writes it under `outputs/<profile
   (§5.4, Figures 6/7), and which parser produced them;
 - `number_of_tasks.json` (`number_of_tasks`): Figure 2 / Table 13 — SeqEval following rate and judge score per
   number of tasks (iteration k of Seq-Instruct = k + 1 tasks), one line per model group, from notebook 04's
-  `metrics/seqeval.json` and any `analysis.extra_seqeval_metrics`.
+  `metrics/seqeval.json` and any `analysis.extra_seqeval_metrics`;
+- `number_of_tasks_suite.json` (`suite_curve.number_of_tasks_suite`): the same direction on the task suite, judged by
+  ground truth — following and accuracy per number of tasks 1-5, per run, mean ± sd over seeds (notebook 06's
+  `metrics/miniature.json`).
 
 `draw_all` (`python -m seqit_utils.analysis.figures <profile>`, DVC stage `figures`) reads only those files and draws
 every
@@ -25,9 +28,10 @@ from statistics import mean
 from typing import Any
 
 from seqit_utils import io
+from seqit_utils.analysis import suite_curve
 from seqit_utils.analysis import verb_noun as vn
 from seqit_utils.config import Config, data_dir, find_project_root, load_config
-from seqit_utils.data import loaders
+from seqit_utils.data import loaders, schema
 from seqit_utils.train import experiment
 
 FIGURES = Path("figures")
@@ -42,7 +46,7 @@ def instruction_texts(config: Config, source: str, root: str | Path = ".") -> li
     """The `instruction` fields of one `analysis.instruction_sets` source (see `AnalysisConfig`)."""
     if source.startswith("loader:"):
         name = source.removeprefix("loader:")
-        loaders.check_option("loader", name, list(loaders.LOADERS))
+        schema.check_option("loader", name, list(loaders.LOADERS))
         return [r["instruction"] for r in loaders.LOADERS[name](data_dir=data_dir(config))]
     path = experiment.profile_dir(config, root) / source
     if not path.is_file():
@@ -209,18 +213,25 @@ ANALYSIS_FILES = ("verb_noun.json", "number_of_tasks.json")
 
 
 def write_analysis(
-    config: Config, verb_noun: Mapping[str, Any], tasks: Mapping[str, Any], root: str | Path = "."
+    config: Config,
+    verb_noun: Mapping[str, Any],
+    tasks: Mapping[str, Any],
+    root: str | Path = ".",
+    suite: Mapping[str, Any] | None = None,
 ) -> list:
-    """Notebook 10's results, `analysis/verb_noun.json` and `analysis/number_of_tasks.json`."""
+    """Notebook 10's results, `analysis/verb_noun.json`, `analysis/number_of_tasks.json` and, when given, the task
+    suite's curve `analysis/number_of_tasks_suite.json`."""
     folder = analysis_dir(config, root)
-    pairs = zip(ANALYSIS_FILES, (verb_noun, tasks), strict=True)
+    pairs = [*zip(ANALYSIS_FILES, (verb_noun, tasks), strict=True)]
+    pairs += [(suite_curve.FILE_NAME, suite)] if suite is not None else []
     return [io.write_json(folder / name, dict(content)) for name, content in pairs]
 
 
 def draw_all(config: Config, root: str | Path = ".") -> dict[str, Any]:
-    """Every figure of the profile from `outputs/<profile>/analysis/` into `figures/`: the sunbursts, Figure 2 and
-    the index `<profile>_figures.json`; then the profile's files this run did not write go (a figure whose set left
-    params does not linger; a failed run leaves the old ones). Returns the index."""
+    """Every figure of the profile from `outputs/<profile>/analysis/` into `figures/`: the sunbursts, Figure 2, its
+    task-suite version (when notebook 10 wrote it) and the index `<profile>_figures.json`; then the profile's files
+    this run did not write go (a figure whose set left params does not linger; a failed run leaves the old ones).
+    Returns the index."""
     folder = analysis_dir(config, root)
     missing = [name for name in ANALYSIS_FILES if not (folder / name).is_file()]
     if missing:
@@ -237,6 +248,9 @@ def draw_all(config: Config, root: str | Path = ".") -> dict[str, Any]:
     fig = number_of_tasks_figure(as_curve(tasks["curve"]), number_of_tasks_title(config.profile, tasks))
     files = vn.save_figures(fig, out / f"{config.profile}_number_of_tasks")
     index["number_of_tasks"] = {**tasks, "files": [p.name for p in files]}
+    if (folder / suite_curve.FILE_NAME).is_file():  # written by notebook 10 from notebook 06's miniature.json
+        suite = json.loads((folder / suite_curve.FILE_NAME).read_text(encoding="utf-8"))
+        index["number_of_tasks_suite"] = suite_curve.draw(config.profile, suite, out)
     written = {io.write_json(out / f"{config.profile}_figures.json", index).name, *figure_files(index)}
     for stale in set(out.glob(f"{config.profile}_*")) - {out / name for name in written}:
         stale.unlink()

@@ -129,7 +129,7 @@ CONNECTIVES = (
     ("First {}", ", after that {}", ", and after that {}"),
 )
 SPLITS = ("train_it", "train_sit_chains", "eval_single", "eval_seq2_seen", "eval_seq2_unseen", "eval_seq3")
-SPLITS += ("eval_seq4",)
+SPLITS += ("eval_seq4", "eval_seq5")  # eval_seq5 appended last: the earlier splits are unchanged
 
 
 def base_kind(text: str) -> str:
@@ -262,7 +262,8 @@ def generate_suite(
     - `train_sit_chains`: `n_train_sit` 2-step chains whose first step is in `sit_intermediate_tasks` (default: as
       many as `train_it`; §2.2 manual SIT with ["repeat"]). SIT training data = `train_it` + these.
     - `eval_single`, `eval_seq2_seen` (first step in `sit_intermediate_tasks`), `eval_seq2_unseen` (first step in
-      `heldout_intermediate_tasks`, never a non-final step of any training record), `eval_seq3`, `eval_seq4`:
+      `heldout_intermediate_tasks`, never a non-final step of any training record), `eval_seq3`, `eval_seq4`,
+      `eval_seq5` (chains of 3-5 tasks: following and accuracy against the number of tasks, cf. Figure 2):
       `n_eval_per_split` records each; a 2-step split is empty when its list of first tasks is.
     Train and eval inputs never overlap (`is_eval_input`); (instruction, input) pairs are unique within a split.
     Every split draws from its own `random.Random(f"{seed}:{split}")`, so resizing one split leaves the others as
@@ -307,6 +308,7 @@ def generate_suite(
         "eval_seq2_unseen": chains("eval_seq2_unseen", 2, heldout, n_eval_per_split),
         "eval_seq3": chains("eval_seq3", 3, names, n_eval_per_split),
         "eval_seq4": chains("eval_seq4", 4, names, n_eval_per_split),
+        "eval_seq5": chains("eval_seq5", 5, names, n_eval_per_split),
     }
     # Ids and split go first so that JSONL lines read id-first; ids are stable for the same arguments.
     return {

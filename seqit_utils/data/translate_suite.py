@@ -7,10 +7,10 @@ scratch has no multilingual knowledge to start from, so here the IT set itself c
 tasks on English inputs *and* on French inputs (the French forms of the same nouns, `tasks.EN_TO_FR`), plus, by
 default, the single-step task "Translate the input into English." on French inputs (a pretrained base can translate;
 without this task the IT model could not even attempt the first step). SIT = that IT set with one third of the
-English inputs of the *seen* tasks replaced by their French form through `seqit_utils.sit.manual.translate_sit`, the
-project's §4.1.1 transform, fed by the lexicon. There is one foreign language only, so "unseen" is about tasks: the
-unseen tasks are in IT (English and French inputs) but never after a translation step in training, the analogue of
-the paper's unseen languages.
+English inputs of the *seen* tasks replaced by their French form through
+`seqit_utils.sit.manual_translate.translate_sit`, the project's §4.1.1 transform, fed by the lexicon. There is one
+foreign language only, so "unseen" is about tasks: the unseen tasks are in IT (English and French inputs) but never
+after a translation step in training, the analogue of the paper's unseen languages.
 
 Records have the suite's schema (`seqit_utils.data.tasks`): id, instruction, input, output, task, steps, n_steps,
 split, plus `lang` ("en" | "fr": the language of the input) and, on translated records, `sit`/`source_id` from
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from seqit_utils.data import tasks
-from seqit_utils.sit import manual
+from seqit_utils.sit import manual_translate
 
 TO_ENGLISH = "to_english"  # the §4.1.1 intermediate step: French input -> its English form
 FR_TO_EN = {fr: en for en, fr in tasks.EN_TO_FR.items()}
@@ -58,7 +58,7 @@ def _look_up(lexicon: dict[str, str], token: str, text: str, language: str) -> s
 
 
 def _lexicon(texts: list[str], lang: str) -> list[str]:
-    """`manual.translate_sit`'s translator: English inputs -> French, by the lexicon."""
+    """`manual_translate.translate_sit`'s translator: English inputs -> French, by the lexicon."""
     if lang != "fr":
         raise ValueError(f"lang = {lang!r}: the suite's lexicon has French only; allowed values: fr")
     return [to_french(text) for text in texts]
@@ -91,8 +91,8 @@ def _sample(rng: random.Random, task: str, lang: str, n: int, eval_side: bool, s
 
 
 def _translated(records: list[dict[str, Any]], seed: int, fraction: float) -> list[dict[str, Any]]:
-    """`manual.translate_sit` on English records (§4.1.1), its "translate" step renamed `TO_ENGLISH`."""
-    out = manual.translate_sit(records, _lexicon, seed=seed, langs=["fr"], fraction=fraction)
+    """`manual_translate.translate_sit` on English records (§4.1.1), its "translate" step renamed `TO_ENGLISH`."""
+    out = manual_translate.translate_sit(records, _lexicon, seed=seed, langs=["fr"], fraction=fraction)
     for record in out:
         if record.get("sit") == "translate":
             record["steps"][0]["task"] = TO_ENGLISH
@@ -131,9 +131,9 @@ def generate_translate_suite(
     - `translate_train_it`: `n_train_per_task` single-step records per (task, input language): every task of
       `EN_TASKS` on English inputs, of `FR_TASKS` on French inputs, and (`to_english_in_it`) `TO_ENGLISH` on French.
     - `translate_train_sit`: the same records in the same order, except that `round(fraction × n)` of the n English
-      records of the seen tasks (`SIT_TASKS` minus `unseen_tasks`) are replaced by `manual.translate_sit`'s version:
-      French input, "First, translate the input into English, then <instruction>", output = English input + "\\n" +
-      answer (§4.1.1), split "translate_train_sit".
+      records of the seen tasks (`SIT_TASKS` minus `unseen_tasks`) are replaced by `manual_translate.translate_sit`'s
+      version: French input, "First, translate the input into English, then <instruction>", output = English input +
+      "\\n" + answer (§4.1.1), split "translate_train_sit".
     - `translate_eval_seen` / `translate_eval_unseen`: `n_eval_per_split` translate-then-answer records (the same
       transform with fraction 1) on French inputs, balanced over the seen / unseen tasks; gold `steps` = [the English
       input, the answer on it], so both models are scored on the same prompts, as the authors ran IT and SIT on the

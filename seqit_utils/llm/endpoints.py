@@ -84,8 +84,8 @@ def open_client(config: Config, role: str, root: str | Path = ".", *, progress: 
 @contextmanager
 def open_endpoint(config: Config, name: str, root: str | Path = ".", *, progress: bool = True) -> Iterator[LLMClient]:
     """An `LLMClient` for `llm.endpoints.<name>` with the profile's request cache
-    (`outputs/<profile>/llm_cache/<name>.sqlite`); a `serve` endpoint runs `transformers serve` until the block
-    ends."""
+    (`outputs/<profile>/llm_cache/<name>.sqlite`); a `serve` endpoint runs `transformers serve`, a `suite` endpoint
+    the suite generator's server, until the block ends."""
     from seqit_utils.llm.serve import transformers_serve
 
     if config.llm is None or name not in config.llm.endpoints:
@@ -101,6 +101,13 @@ def open_endpoint(config: Config, name: str, root: str | Path = ".", *, progress
         cache=out / "llm_cache" / f"{name}.sqlite",
         progress=progress,
     )
+    if spec.suite is not None:  # the suite generator (a program standing in for the paper's 70B model)
+        from seqit_utils.llm.suite_server import suite_generator_server
+
+        log = out / "served" / f"{name}.log"
+        with suite_generator_server(spec.suite or None, seed=config.seed, log_path=log) as endpoint:
+            yield LLMClient(endpoint.base_url, endpoint.model, api_key_env=spec.api_key_env, **options)
+        return
     if spec.serve is None:
         yield LLMClient(spec.base_url, spec.model, api_key_env=spec.api_key_env, **options)
         return

@@ -3,8 +3,8 @@
 It stands in for Llama-3-70B-Instruct (the paper's Seq-Instruct generator, §2.2 and Table 4) the way the tiny model
 stands in for Llama-3-8B: no LLM that can read Seq-Instruct's few-shot prompts runs on a laptop CPU, so the miniature
 needs a generator that does, with known answers. Served behind an OpenAI-compatible endpoint
-(`seqit_utils.llm.suite_server`), it receives the project's own prompts (`seqit_utils.sit.seq_instruct`), which our
-parsers and iteration driver then read exactly as they would a real LLM's replies:
+(`seqit_utils.llm.suite_server`), it receives the project's own prompts (`seqit_utils.sit.seq_instruct_prompts`),
+which our parsers and iteration driver then read exactly as they would a real LLM's replies:
 
 - option choice (App. B.4 Fig. 3): picks A decompose / B prefix / C suffix / D hold with configurable rates, separate
   for single and for already-sequential instructions (defaults: the paper's Table 4, Alpaca, iterations 1 and 2),
@@ -39,11 +39,12 @@ PAPER_SEQUENTIAL_RATES = {"A": 30.4, "B": 3.8, "C": 2.8, "D": 63.0}
 DECOMPOSITIONS = {"first": ("reverse", "last"), "last": ("reverse", "first"), "max": ("sort", "last")}
 DECOMPOSITIONS |= {"min": ("sort", "first")}
 MAX_STEPS = 4
-# Where the project's prompts are recognised; `tests/test_suite_generator.py` checks that seq_instruct's builders
-# produce prompts with these markers, so a change of the prompts fails a test instead of silently holding everything.
+# Where the project's prompts are recognised; `tests/test_suite_generator.py` checks that the builders of
+# seq_instruct_prompts produce prompts with these markers, so a change of the prompts fails a test instead of silently
+# holding everything.
 OPTION_MARKER = 'end with "So the option is: <letter>."'
 REWRITE_MARKER = "#New Instruction#: <the new instruction>###"
-# The query is the prompt's last paragraph (`seq_instruct._query`); instruction and input are single lines here.
+# The query is the prompt's last paragraph (`seq_instruct_prompts._query`); instruction and input are single lines.
 _OPTION_QUERY = re.compile(r"Instruction: (?P<instruction>.*)\n(?:Input: (?P<input>.*)\n)?Reasoning:\s*")
 _REWRITE_QUERY = re.compile(r"#Original Instruction#: (?P<instruction>.*)\n(?:#Input#: (?P<input>.*)\n)?Reasoning:\s*")
 _ALLOWED = re.compile(r"^([A-D])\. (?:Decompose|Prefix|Suffix|Hold):", re.M)

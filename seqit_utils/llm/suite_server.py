@@ -142,12 +142,25 @@ def suite_generator_server(
     """Run the suite generator's server on a free loopback port until the block ends; yields its
     `seqit_utils.llm.serve.Endpoint` (model = `SuiteGenerator.model`). `rates`: see `SuiteGenerator.from_rates`.
     A server that exits or is not healthy within `startup_timeout` s raises a RuntimeError quoting its log."""
+    generator = SuiteGenerator.from_rates(rates, seed)  # validates the rates here, before a process starts
+    arguments = ["--config", json.dumps({"rates": rates, "seed": seed})]
+    with program_server("seqit_utils.llm.suite_server", arguments, generator.model, "the suite generator server",
+                        startup_timeout=startup_timeout, log_path=log_path) as endpoint:  # fmt: skip
+        yield endpoint
+
+
+@contextmanager
+def program_server(
+    module: str, arguments: Sequence[str], model: str, what: str, *, startup_timeout: float, log_path: Path | None
+) -> Iterator[Any]:
+    """`python -m <module> --port <free port> <arguments>` on loopback until the block ends (the suite generator,
+    the dry run's stand-in); yields its `Endpoint`. One that exits or is not healthy within `startup_timeout` s
+    raises a RuntimeError naming `what` and quoting its log."""
     from seqit_utils.llm.serve import Endpoint, _healthy, _stop, _tail, free_port
 
-    generator = SuiteGenerator.from_rates(rates, seed)  # validates the rates here, before a process starts
-    port, config = free_port(), json.dumps({"rates": rates, "seed": seed})
-    command = [sys.executable, "-m", "seqit_utils.llm.suite_server", "--port", str(port), "--config", config]
-    with tempfile.TemporaryDirectory(prefix="seqit-suite-") as tmp:
+    port = free_port()
+    command = [sys.executable, "-m", module, "--port", str(port), *arguments]
+    with tempfile.TemporaryDirectory(prefix="seqit-program-") as tmp:
         log = Path(log_path) if log_path is not None else Path(tmp) / "server.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "wb") as log_file:
@@ -157,9 +170,9 @@ def suite_generator_server(
             while not _healthy(f"http://127.0.0.1:{port}/health"):
                 if process.poll() is not None or time.monotonic() > deadline:
                     state = f"exited with code {process.returncode}" if process.poll() is not None else "not healthy"
-                    raise RuntimeError(f"the suite generator server {state}; end of its log ({log}):\n{_tail(log)}")
+                    raise RuntimeError(f"{what} {state}; end of its log ({log}):\n{_tail(log)}")
                 time.sleep(0.1)
-            yield Endpoint(f"http://127.0.0.1:{port}/v1", generator.model, process.pid)
+            yield Endpoint(f"http://127.0.0.1:{port}/v1", model, process.pid)
         finally:
             _stop(process, grace=5.0)
 
@@ -203,7 +216,7 @@ def run_suite_seq_instruct(
     """
     # Imported here, not at the top: the server process imports this module and starts faster without them.
     from seqit_utils.llm.client import LLMClient
-    from seqit_utils.sit import seq_instruct, seq_instruct_stats
+    from seqit_utils.sit import seq_instruct, seq_instruct_prompts, seq_instruct_stats
 
     name = seq_instruct_stats.MINILM_TOKENIZER if tokenizer is None else None
     tokenizer = seq_instruct_stats.minilm_tokenizer() if tokenizer is None else tokenizer
@@ -219,7 +232,7 @@ def run_suite_seq_instruct(
     sit_records = [_with_gold(r) for r in run.records_by_iteration[-1]]
     by_iteration = {0: [{**r, "option": None} for r in records], **dict(enumerate(run.records_by_iteration, 1))}
     table4 = seq_instruct_stats.table4_stats(by_iteration, tokenizer, tokenizer_name=name)
-    table4["iterations"][0]["option_share"] = {o: None for o in seq_instruct.OPTIONS}  # Table 4: dashes for 0
+    table4["iterations"][0]["option_share"] = {o: None for o in seq_instruct_prompts.OPTIONS}  # Table 4: dashes for 0
     generator = SuiteGenerator.from_rates(rates, seed)
     stats = {
         "generator": endpoint.model,

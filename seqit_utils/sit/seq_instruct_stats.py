@@ -20,9 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from seqit_utils.data.loaders import list_selfseq_samples, load_selfseq_samples
+from seqit_utils.data.author_loaders import list_selfseq_samples, load_selfseq_samples
 from seqit_utils.prompts import user_message
-from seqit_utils.sit.seq_instruct import OPTIONS, parse_new_instruction, parse_option, unwrap
+from seqit_utils.sit.seq_instruct_parsing import parse_new_instruction, parse_option, unwrap
+from seqit_utils.sit.seq_instruct_prompts import OPTIONS
 
 STAGES = (
     "",
