@@ -167,8 +167,13 @@ def test_paper_values_come_from_the_yaml():
 
 @pytest.fixture()
 def project(tmp_path):
-    """A project folder with the smoke params and the two metrics files."""
+    """A project folder with the smoke params (plus the like-for-like pair ablation_it / ablation_sit, as sample
+    has) and the two metrics files."""
     shutil.copytree(ROOT / "params", tmp_path / "params")
+    smoke = yaml.safe_load((tmp_path / "params" / "smoke.yaml").read_text())
+    for name, transform in (("ablation_it", "none"), ("ablation_sit", "repeat")):
+        smoke["runs"][name] = {"train_data": ["task_suite"], "transform": transform, "tables": ["table_6"]}
+    (tmp_path / "params" / "smoke.yaml").write_text(yaml.safe_dump(smoke, sort_keys=False))
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     metrics = tmp_path / "outputs" / "smoke" / "metrics"
     metrics.mkdir(parents=True)
@@ -185,8 +190,9 @@ def test_the_stage_cli_writes_the_json_and_the_markdown(project, result):
         "claims: 7 measured (4 hold), 3 not measured; wrote outputs/smoke/metrics/claims.json"
     )
     written = json.loads((project / "outputs/smoke/metrics/claims.json").read_text())
-    assert written["claims"] == result["claims"] and written["not_measured"] == result["not_measured"]
-    assert written["provenance"]["seeds"] == [0, 1]
+    sidecar = json.loads((project / "outputs/smoke/metrics/claims.provenance.json").read_text())
+    assert written == result["claims"] and sidecar["not_measured"] == result["not_measured"]
+    assert sidecar["provenance"]["seeds"] == [0, 1]
     markdown = (project / "outputs/smoke/tables/claims.md").read_text()
     assert markdown == claims.to_markdown(result, claims.CLAIMS, "smoke")
 
@@ -197,6 +203,15 @@ def test_missing_metrics_files_leave_every_claim_not_measured(project, monkeypat
     monkeypatch.chdir(project)
     assert claims.main(["smoke"]) == 0
     written = json.loads((project / "outputs/smoke/metrics/claims.json").read_text())
-    assert written["claims"] == [] and len(written["not_measured"]) == len(claims.CLAIMS)
-    assert "metrics/miniature.json (absent)" in written["not_measured"][0]["reason"]
+    sidecar = json.loads((project / "outputs/smoke/metrics/claims.provenance.json").read_text())
+    assert written == [] and len(sidecar["not_measured"]) == len(claims.CLAIMS)
+    assert "metrics/miniature.json (absent)" in sidecar["not_measured"][0]["reason"]
     assert "| (none measured) |" in (project / "outputs/smoke/tables/claims.md").read_text()
+
+
+def test_a_profile_without_the_like_for_like_pair_compares_with_its_shared_runs():
+    """smoke trains no ablation_it / ablation_sit: its IT and Seq-Instruct SIT are the §5.1 references."""
+    by_id = {c.claim: c for c in claims.for_profile(claims.CLAIMS, {"it": {}, "sit_seq_instruct": {}})}
+    assert by_id["data_level"].reference == "it" and by_id["sit_split_vs_sit"].reference == "sit_seq_instruct"
+    kept = {c.claim: c for c in claims.for_profile(claims.CLAIMS, {"it": {}, "ablation_it": {}, "ablation_sit": {}})}
+    assert kept["data_level"].reference == "ablation_it" and kept["sit_multi_vs_sit"].reference == "ablation_sit"

@@ -151,7 +151,7 @@ def _endpoint(raw, **fields):
     [
         (lambda raw: _endpoint(raw, serve="sit-0", base_url="http://x/v1"), "give exactly one of `serve`"),
         (lambda raw: _endpoint(raw, base_url="https://api.openai.com/v1"), "needs `model`"),
-        (lambda raw: _endpoint(raw, serve="sit-7"), "serve = 'sit-7'; allowed values: ablation_it-0"),
+        (lambda raw: _endpoint(raw, serve="sit-7"), "serve = 'sit-7'; allowed values: it-0, it-1, sit-0"),
         (lambda raw: _endpoint(raw, serve="sit-0", sampling={"temprature": 0.0}), "temprature"),
         (lambda raw: raw["llm"].update(judge="gpt5"), "judge = 'gpt5' is not defined; allowed values: local"),
         (lambda raw: raw["seqeval"].update(ratios=[0.5, 0.5]), "ratios has 2 shares for 4 iterations"),

@@ -45,6 +45,11 @@ class ScriptedJudge:
         return "[[Yes, 5]]" if "good answer" in response else "[[No, 2]]"
 
 
+def sit_vs_it(config):
+    """The smoke config with SeqEval's pairwise comparison on runs `sit` vs `it` (the answers' keys here)."""
+    return config.model_copy(update={"seqeval": config.seqeval.model_copy(update={"pairwise": ["sit", "it"]})})
+
+
 @pytest.fixture
 def records():
     return [
@@ -55,7 +60,7 @@ def records():
 
 
 def test_judging_aggregates_per_model_seed_and_round_and_counts_unparseable(records):
-    config = load_config("smoke")
+    config = sit_vs_it(load_config("smoke"))
     answers = {
         "it": {0: ["bad one", "bad two", "garbled"], 1: ["bad", "bad", "bad"]},
         "sit": {0: ["good answer 1", "good answer 2", "bad"], 1: ["good answer", "good answer", "good answer"]},
@@ -80,7 +85,7 @@ def test_judging_aggregates_per_model_seed_and_round_and_counts_unparseable(reco
 
 
 def test_stage_records_names_the_missing_file_and_what_exists(tmp_path):
-    config = load_config("smoke")
+    config = sit_vs_it(load_config("smoke"))
     folder = tmp_path / "outputs" / "smoke" / "data" / "task_suite"
     folder.mkdir(parents=True)
     (folder / "eval_single.jsonl").write_text('{"id": "a", "instruction": "x"}\n{"id": "b", "instruction": "y"}\n')
@@ -90,7 +95,7 @@ def test_stage_records_names_the_missing_file_and_what_exists(tmp_path):
 
 
 def test_recorded_agreement_reads_the_authors_files_or_says_why_not(monkeypatch, tmp_path, shared_data):
-    config = load_config("smoke")
+    config = sit_vs_it(load_config("smoke"))
     monkeypatch.delenv("SEQIT_DATA_DIR", raising=False)
     agreement, skipped = llm_stages.recorded_agreement(config)
     assert agreement == {} and "SEQIT_DATA_DIR" in skipped and "no hub copy" in skipped
@@ -130,7 +135,7 @@ def test_construction_report_counts_rewritten_and_held_items_per_round():
 def test_rounds_report_has_one_line_per_model_and_seed(records):
     bad, mixed = ["bad", "bad", "bad"], ["good answer", "bad", "garbled"]
     answers = {"it": {0: bad, 1: bad}, "sit": {0: mixed, 1: mixed}}
-    result = llm_stages.judge_answers(load_config("smoke"), records, answers, ScriptedJudge())
+    result = llm_stages.judge_answers(sit_vs_it(load_config("smoke")), records, answers, ScriptedJudge())
     lines = llm_stages.rounds_report(result).splitlines()
     sit0 = "sit-0: round 1: score 5.0, follow 1.0 (1/1 parsed), round 2: score 2.0, follow 0.0 (1/2 parsed)"
     assert len(lines) == 4 and lines[2] == sit0 and lines[3].startswith("sit-1: ")

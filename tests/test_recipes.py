@@ -56,7 +56,7 @@ def make_config(data: Path, **changes):
         },
     )
     raw["runs"] |= RUNS
-    raw["seq_instruct"]["limit"] = 4
+    raw["seq_instruct"].update(limit=4, source="task_suite/eval_single")  # the suite split the project writes
     for section, values in changes.items():
         raw[section] = {**raw.get(section, {}), **values}
     return validate(raw | {"profile": "smoke"}, source="test")
@@ -177,9 +177,10 @@ def project_alpaca(root: Path) -> list[dict]:
 @pytest.mark.slow
 def test_llm_recipes_through_a_served_model_keep_counts_and_resume_from_the_cache(served_project):
     root, data = served_project
-    config = make_config(data, llm={"endpoints": {
+    config = make_config(data, llm={"generator": "local_base", "endpoints": {
         "local": {"serve": "base/seed-0", "sampling": {"max_tokens": 12}, "concurrency": 4},
-        "local_base": {"serve": "base/seed-0", "sampling": {"max_tokens": 12}, "concurrency": 4}}},
+        "local_base": {"serve": "base/seed-0", "sampling": {"max_tokens": 12}, "concurrency": 4},
+        "suite": {"suite": {}}}},
     )  # fmt: skip
     records, report = recipes.build(config, "sit_paraphrase", root, progress=False)
     originals = project_alpaca(root)
@@ -203,7 +204,8 @@ def test_seq_instruct_over_conversations_and_the_generator_swap_through_the_stan
     root, data = project
     with standin_server() as endpoint:
         standin = {"base_url": endpoint.base_url, "model": MODEL, "concurrency": 4}
-        config = make_config(data, llm={"endpoints": {"local": {"serve": "base/seed-0"}, "local_base": standin}})
+        endpoints = {"local": {"serve": "base/seed-0"}, "local_base": standin, "suite": {"suite": {}}}
+        config = make_config(data, llm={"generator": "local_base", "endpoints": endpoints})
         records, report = recipes.build(config, "tulu_sit", root, progress=False)
         swap, swap_report = recipes.build(config, "swap", root, progress=False)
     sources = recipes.as_training(loaders.load("tulu_v2", data_dir=data))[0]

@@ -47,7 +47,8 @@ def test_smoke_runs_train_on_the_task_suite():
     smoke = {r["run"]: r for r in runs.list_runs(load_config("smoke", ROOT))}
     assert smoke["it"]["train_data"] == ["task_suite"] and "miniature" in smoke["it"]["tables"]
     assert smoke["it"]["base"] == "tiny (from config)" and smoke["it"]["seeds"] == [0, 1]
-    assert smoke["wide_sit"]["base"] == "tiny (from config) (hidden_size=192, intermediate_size=768)"
+    assert smoke["translate_sit"]["train_set"] == "sit/translate_sit.jsonl"  # stage 02's, named by `train:`
+    assert smoke["sit_seq_instruct"]["train_set"] == "seq_instruct/iteration_2.jsonl (seq_instruct)"
 
 
 def test_json_and_table_output(capsys):
@@ -105,5 +106,5 @@ def test_every_paper_run_has_a_stage_that_builds_its_set_before_it_trains(tmp_pa
     assert {out.def_path for out in build.outs} >= {"outputs/paper/train_sets/sit_translate.jsonl",
                                                     "outputs/paper/metrics/train_sets/sit_translate.json"}  # fmt: skip
     assert build in index.graph.successors(train)  # `dvc repro train@sit_translate-42` builds the set first
-    smoke = load_config("smoke", ROOT)  # the generator swap of smoke is built there too: stage train calls no LLM
-    assert runs.train_set_entries(smoke) == {"seq_instruct_local": {"run": "seq_instruct_local"}}
+    smoke = load_config("smoke", ROOT)  # smoke's sets come from stages 02 and 03 (its generator swap is opt-in)
+    assert runs.train_set_entries(smoke) == {}

@@ -251,3 +251,18 @@ def test_cached_rerun_sends_no_request(run: dict) -> None:
     assert first["requests"] > 2 * len(run["records"]) and first["failures"] == 0
     assert again["requests"] == 0 and again["cache_hits"] == again["items"] == first["items"]
     assert run["again"] == run["sit"]
+
+
+def test_split_replies_parse_into_the_chains_ground_truth_steps() -> None:
+    """§5.1 SIT-split over the suite generator: its reply to our split request parses into the chain's steps."""
+    from seqit_utils.sit import ablations
+
+    assert sg.SPLIT_MARKER in ablations.build_split_messages({"instruction": "x", "output": "y"})[1]["content"]
+    suite = tasks.generate_suite(seed=3, n_train_per_task=1, n_train_sit=0, n_eval_per_split=20)
+    for record in suite["eval_seq3"] + suite["eval_seq2_seen"]:
+        reply = sg.SuiteGenerator().reply(ablations.build_split_messages(record))
+        steps, reason = ablations.parse_split(reply)
+        assert reason == "ok" and [s["output"] for s in steps] == [s["output"] for s in record["steps"]], reply
+        assert [sg.parse_suite_instruction(s["instruction"]) for s in steps] == [[s["task"]] for s in record["steps"]]
+    single = suite["eval_single"][0]
+    assert ablations.parse_split(sg.SuiteGenerator().reply(ablations.build_split_messages(single)))[0] is None

@@ -199,9 +199,10 @@ def test_five_step_chains_are_appended_without_changing_the_other_splits() -> No
     # Pinned digest of the splits as generated before eval_seq5 existed (seed 0): eval_seq5 draws from its own
     # random stream, so adding it left every other split byte-identical.
     suite = tasks.generate_suite(seed=0, n_train_per_task=20, n_eval_per_split=10)
-    assert list(suite)[-1] == "eval_seq5" and len(suite["eval_seq5"]) == 10
+    assert list(suite)[-2:] == ["eval_seq5", "train_sit_chains3"] and len(suite["eval_seq5"]) == 10
     assert all(r["n_steps"] == len(r["task"].split(">")) == 5 for r in suite["eval_seq5"])
-    earlier = {split: records for split, records in suite.items() if split != "eval_seq5"}
+    assert suite["train_sit_chains3"] == []  # n_train_chain3 defaults to 0
+    earlier = {split: records for split, records in suite.items() if split not in ("eval_seq5", "train_sit_chains3")}
     digest = hashlib.blake2b(json.dumps(earlier, sort_keys=True).encode(), digest_size=8).hexdigest()
     assert digest == "03e46960df1edf44"
 
@@ -268,3 +269,18 @@ def test_validation_errors(kwargs: dict, message: str) -> None:
         args["sit_intermediate_tasks"] = []
     with pytest.raises(ValueError, match=message):
         tasks.generate_suite(**args)
+
+
+def test_three_step_training_chains_start_with_an_intermediate_task_on_training_inputs() -> None:
+    """`train_sit_chains3` (run sit_chain3): 3-step chains whose first step is a SIT intermediate task, on the training
+    side of the input partition; adding it leaves every other split as it was."""
+    plain = tasks.generate_suite(seed=0, n_train_per_task=20, n_eval_per_split=10)
+    suite = tasks.generate_suite(seed=0, n_train_per_task=20, n_eval_per_split=10, n_train_chain3=50)
+    chains = suite.pop("train_sit_chains3")
+    assert len(chains) == 50 and all(r["n_steps"] == 3 and r["steps"][0]["task"] == "repeat" for r in chains)
+    assert not any(tasks.is_eval_input(r["input"]) for r in chains)
+    gold = ["\n".join(tasks.run_chain(r["task"].split(">"), r["input"])) for r in chains]
+    assert [r["output"] for r in chains] == gold
+    assert suite == {split: records for split, records in plain.items() if split != "train_sit_chains3"}
+    with pytest.raises(ValueError, match="n_train_chain3"):
+        tasks.generate_suite(seed=0, n_train_per_task=20, n_eval_per_split=10, n_train_chain3=-1)

@@ -7,14 +7,16 @@ between two runs of the registry. Run results come from `metrics/miniature.json`
 `per_seed`) or `metrics/ablation_eval.json` (notebook 12: `runs.<run>.<set>` → `per_seed`); each (run, set) is looked
 up in both, miniature.json first. Only seeds both runs have (with a value) count.
 
-`metrics/claims.json` is `{"claims": [row, ...], "not_measured": [{"claim", "reason"}, ...], "provenance"}`. A row
-has the contract's keys — `claim`, `paper_ref`, `paper_value` (the paper's difference as a fraction: its percentage
-points / 100; null where it prints none, with the reason in `note`), `mini_value` (mean difference over seeds, a
-fraction), `mini_sd` (sample sd over seeds; 0.0 with one seed), `n` (items per evaluation set), `seeds`, `holds` (the
-paper's direction — the sign of `paper_value`, or `Claim.direction` where it is null — holds strictly in the mean
-and in every seed) — plus `statement`, `metric`, `set`, `treatment`, `reference`, `per_seed`, `direction`, `sources`
-and `note`. A claim whose runs, set, metric or common seeds are absent is left out of `claims`, never silently: it is
-listed with the reason in `not_measured` and under "Not measured" in `tables/claims.md`.
+`metrics/claims.json` is the list of measured rows; `metrics/claims.provenance.json` beside it holds
+`{"not_measured": [{"claim", "reason"}, ...], "provenance"}`. A row has the contract's keys — `claim`, `paper_ref`,
+`paper_value` (the paper's difference as a fraction: its percentage points / 100; null where it prints none, with
+the reason in `note`), `mini_value` (mean difference over seeds, a fraction), `mini_sd` (sample sd over seeds; 0.0
+with one seed), `n` (items per evaluation set), `seeds`, `holds` (the paper's direction — the sign of `paper_value`,
+or `Claim.direction` where it is null — holds strictly in the mean and in every seed) — plus `statement`, `metric`,
+`set`, `treatment`, `reference`, `per_seed`, `direction`, `sources` and `note`. A claim whose runs, set, metric or
+common seeds are absent is left out of `claims.json`, never silently: it is listed with the reason in
+`not_measured` and under "Not measured" in `tables/claims.md`. Where a profile does not train §5.1's like-for-like
+pair (`ablation_it`, `ablation_sit`), its shared runs take their place (`SHARED_REFERENCES`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import mean, stdev
 from typing import Any
@@ -141,6 +143,18 @@ CLAIMS: list[Claim] = [
           paper_ref="arXiv v1 §5.3 (direction only)",
           metric="follow_all", set="chain5", treatment="sit_chain3", reference="sit", note=_CHAIN_NOTE),
 ]  # fmt: skip
+
+
+# The like-for-like reference runs of §5.1 (an IT / SIT pair trained beside the ablation runs) and the runs that play
+# their part in a profile that does not train them (smoke shares its IT and its Seq-Instruct SIT with the ablations).
+SHARED_REFERENCES = {"ablation_it": "it", "ablation_sit": "sit_seq_instruct"}
+
+
+def for_profile(claims: list[Claim], runs: Mapping[str, Any]) -> list[Claim]:
+    """`claims` with each reference run the profile's registry lacks replaced by its `SHARED_REFERENCES` run (when
+    the registry has that one)."""
+    shared = {old: new for old, new in SHARED_REFERENCES.items() if old not in runs and new in runs}
+    return [replace(claim, reference=shared.get(claim.reference, claim.reference)) for claim in claims]
 
 
 def find_cell(metrics: Mapping[str, Any], run: str, test_set: str) -> tuple[str, Mapping[str, Any]] | None:
@@ -267,8 +281,10 @@ def write(
     """`metrics/claims.json` (with provenance) and `tables/claims.md` of the profile."""
     out = experiment.profile_dir(config, root)
     seeds = sorted({seed for row in result["claims"] for seed in row["seeds"]})
+    sidecar = {"not_measured": result["not_measured"]}
     return [
-        io.write_metrics(out / "metrics" / "claims.json", dict(result), config.params(), seeds),
+        io.write_json(out / "metrics" / "claims.json", list(result["claims"])),
+        io.write_metrics(out / "metrics" / "claims.provenance.json", sidecar, config.params(), seeds),
         io.write_text(out / "tables" / "claims.md", to_markdown(result, claims, config.profile)),
     ]
 
@@ -280,8 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = find_project_root()
     config = load_config(args.profile, root)
-    result = measure_all(CLAIMS, read_metrics(experiment.profile_dir(config, root) / "metrics"))
-    written = write(config, result, root)
+    claims = for_profile(CLAIMS, config.runs)
+    result = measure_all(claims, read_metrics(experiment.profile_dir(config, root) / "metrics"))
+    written = write(config, result, root, claims)
     held = sum(row["holds"] for row in result["claims"])
     print(f"claims: {len(result['claims'])} measured ({held} hold), {len(result['not_measured'])} not measured; "
           f"wrote {', '.join(str(p.relative_to(root)) for p in written)}")  # fmt: skip

@@ -12,6 +12,17 @@ from pydantic import Field, model_validator
 from seqit_utils.config.base import _check_choice, _Strict
 
 
+class TranslateSuiteConfig(_Strict):
+    """`data.task_suite.translate`: the French-input splits of the suite (`translate_suite.generate_translate_suite`).
+    Stage 02 adds their French-input IT records to the IT set and writes `sit/translate_sit.jsonl` (one third of the
+    seen tasks' English inputs translated); the evaluation reads `fr_seen` / `fr_unseen`."""
+
+    n_train_per_task: int = Field(gt=0)  # French-input records per task (and of the to-English task) added to IT
+    n_eval_per_split: int = Field(gt=0)
+    unseen_tasks: list[str] = ["reverse", "count", "dedupe"]  # never after a translation step in training
+    fraction: float = Field(default=1 / 3, gt=0, le=1)  # of the seen tasks' English inputs (§4.1.1: one third)
+
+
 class TaskSuiteConfig(_Strict):
     """Arguments of `seqit_utils.data.tasks.generate_suite` (DESIGN: the miniature experiment)."""
 
@@ -21,6 +32,9 @@ class TaskSuiteConfig(_Strict):
     sit_intermediate_tasks: list[str]
     heldout_intermediate_tasks: list[str]
     tasks: list[str] | None = None
+    n_train_chain3: int = Field(default=0, ge=0)  # 3-step training chains (split train_sit_chains3; run `train:`)
+    # translate-then-answer in miniature (§4.1.1; `seqit_utils.data.translate_suite`): None = not built
+    translate: TranslateSuiteConfig | None = None
 
 
 class DatasetSpec(_Strict):

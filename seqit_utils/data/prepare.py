@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from seqit_utils import io
 from seqit_utils.config import Config, data_dir
-from seqit_utils.data import loaders, sizes, tasks
+from seqit_utils.data import loaders, sizes, tasks, translate_suite
 
 
 def build_task_suite(config: Config) -> dict[str, list[dict[str, Any]]]:
@@ -22,7 +22,10 @@ def build_task_suite(config: Config) -> dict[str, list[dict[str, Any]]]:
     suite = config.data.task_suite
     if suite is None:
         return {}
-    return tasks.generate_suite(seed=config.seed, **suite.model_dump())
+    splits = tasks.generate_suite(seed=config.seed, **suite.model_dump(exclude={"translate"}))
+    if suite.translate is not None:  # §4.1.1 in miniature: translate_train_it, _train_sit, _eval_seen, _eval_unseen
+        splits |= translate_suite.generate_translate_suite(seed=config.seed, **suite.translate.model_dump())
+    return splits
 
 
 def load_datasets(config: Config) -> dict[str, list[dict[str, Any]]]:

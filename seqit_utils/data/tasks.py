@@ -130,6 +130,7 @@ CONNECTIVES = (
 )
 SPLITS = ("train_it", "train_sit_chains", "eval_single", "eval_seq2_seen", "eval_seq2_unseen", "eval_seq3")
 SPLITS += ("eval_seq4", "eval_seq5")  # eval_seq5 appended last: the earlier splits are unchanged
+SPLITS += ("train_sit_chains3",)  # 3-step training chains (v1 §5.3 direction); its own generator, others unchanged
 
 
 def base_kind(text: str) -> str:
@@ -255,6 +256,7 @@ def generate_suite(
     sit_intermediate_tasks: Sequence[str] = ("repeat",),
     heldout_intermediate_tasks: Sequence[str] = ("reverse",),
     tasks: Sequence[str] | None = None,
+    n_train_chain3: int = 0,
 ) -> dict[str, list[dict[str, Any]]]:
     """All splits of the task suite (DESIGN: the miniature experiment), keyed by the names in `SPLITS`.
 
@@ -265,6 +267,9 @@ def generate_suite(
       `heldout_intermediate_tasks`, never a non-final step of any training record), `eval_seq3`, `eval_seq4`,
       `eval_seq5` (chains of 3-5 tasks: following and accuracy against the number of tasks, cf. Figure 2):
       `n_eval_per_split` records each; a 2-step split is empty when its list of first tasks is.
+    - `train_sit_chains3`: `n_train_chain3` 3-step chains on training inputs whose first step is in
+      `sit_intermediate_tasks` (the later steps are any tasks): a SIT trained on chains of up to 3 steps, to test
+      whether longer training chains extrapolate to the 4- and 5-step sets (arXiv v1 §5.3). Empty at 0 (default).
     Train and eval inputs never overlap (`is_eval_input`); (instruction, input) pairs are unique within a split.
     Every split draws from its own `random.Random(f"{seed}:{split}")`, so resizing one split leaves the others as
     they were. Raises ValueError on unknown tasks or overlapping intermediate lists, RuntimeError if the input space
@@ -285,7 +290,8 @@ def generate_suite(
         for name in firsts:
             if not _chains(names, 2, [name]):
                 raise ValueError(f"{argument}: no task in `tasks` can follow {name!r}; add e.g. 'repeat' to tasks")
-    for argument, value in (("n_train_per_task", n_train_per_task), ("n_eval_per_split", n_eval_per_split)):
+    sizes = (("n_train_per_task", n_train_per_task), ("n_eval_per_split", n_eval_per_split))
+    for argument, value in (*sizes, ("n_train_chain3", n_train_chain3)):
         if not isinstance(value, int) or value < 0:
             raise ValueError(f"{argument}: expected a non-negative integer, got {value!r}")
     if n_train_sit is None:
@@ -309,6 +315,7 @@ def generate_suite(
         "eval_seq3": chains("eval_seq3", 3, names, n_eval_per_split),
         "eval_seq4": chains("eval_seq4", 4, names, n_eval_per_split),
         "eval_seq5": chains("eval_seq5", 5, names, n_eval_per_split),
+        "train_sit_chains3": chains("train_sit_chains3", 3, sit, n_train_chain3, eval_side=False),
     }
     # Ids and split go first so that JSONL lines read id-first; ids are stable for the same arguments.
     return {

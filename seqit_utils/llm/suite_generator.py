@@ -12,7 +12,9 @@ which our parsers and iteration driver then read exactly as they would a real LL
   last = reverse → first, max = sort → last, min = sort → first), and ends with "So the option is: X.";
 - rewrite (Fig. 4): composes suite tasks into a new chain in the suite's own wording (`tasks.instruction_for`),
   ending with "#New Instruction#: ... ###"; an option that does not fit gets a reply without a new instruction;
-- answer (§2.2): the suite's ground truth, one line per step (`tasks.run_chain`).
+- answer (§2.2): the suite's ground truth, one line per step (`tasks.run_chain`);
+- split (§5.1 SIT-split, `seqit_utils.sit.ablations.build_split_messages`): a chain's steps, each a single-task
+  instruction in the suite's wording with its ground-truth output.
 A prompt it does not recognise gets what an LLM might say: option D, no rewrite, or a plain sentence; never an error.
 Every random choice draws from `random.Random` seeded by (generator seed, hash of the request): the same request
 always gets the same reply, so replies are deterministic and cacheable.
@@ -30,7 +32,7 @@ from typing import Any
 from seqit_utils.data import tasks
 from seqit_utils.io import stable_hash
 
-VERSION = 1  # part of the model name: bump when a reply to the same request changes (the request cache keys on it)
+VERSION = 2  # part of the model name: bump when a reply to the same request changes (the request cache keys on it)
 STANDS_IN_FOR = "Llama-3-70B-Instruct"
 OPTIONS = ("A", "B", "C", "D")
 # Table 4, Alpaca seed data, Llama-3-70B-Instruct as generator: option shares of iterations 1 and 2 (in %).
@@ -44,6 +46,8 @@ MAX_STEPS = 4
 # holding everything.
 OPTION_MARKER = 'end with "So the option is: <letter>."'
 REWRITE_MARKER = "#New Instruction#: <the new instruction>###"
+SPLIT_MARKER = "#Step 1 Instruction#: <instruction>"  # §5.1 SIT-split's request (`sit.ablations.build_split_messages`)
+_SPLIT_QUERY = re.compile(r"#Instruction#: (?P<instruction>.*)\n#Input#: (?P<input>.*)\n#Response#: ", re.S)
 # The query is the prompt's last paragraph (`seq_instruct_prompts._query`); instruction and input are single lines.
 _OPTION_QUERY = re.compile(r"Instruction: (?P<instruction>.*)\n(?:Input: (?P<input>.*)\n)?Reasoning:\s*")
 _REWRITE_QUERY = re.compile(r"#Original Instruction#: (?P<instruction>.*)\n(?:#Input#: (?P<input>.*)\n)?Reasoning:\s*")
@@ -197,6 +201,8 @@ class SuiteGenerator:
             return self._option(user, rng)
         if REWRITE_MARKER in user:
             return self._rewrite(user, rng)
+        if SPLIT_MARKER in user:
+            return self._split(user, rng)
         return self._answer(user)
 
     def _option(self, prompt: str, rng: random.Random) -> str:
@@ -221,6 +227,21 @@ class SuiteGenerator:
             return _NO_FIT.get(option[1], _REASONS["D"])
         new = rng.choice(found)
         return f"{_REASONS[option[1]]}\n#New Instruction#: {tasks.instruction_for(new, rng)}###"
+
+    def _split(self, prompt: str, rng: random.Random) -> str:
+        """SIT-split: a suite chain's steps, each with a single-task instruction and its ground-truth output."""
+        query = _SPLIT_QUERY.search(prompt.rsplit("\n\n", 1)[-1])
+        names = parse_suite_instruction(query["instruction"]) if query else None
+        text = "" if query is None or query["input"] == "(none)" else query["input"]
+        if names is None or len(names) < 2 or not _runs(names, text):
+            return "This instruction asks for one task only, so there is nothing to split.\n###"
+        lines = []
+        for k, (name, output) in enumerate(zip(names, tasks.run_chain(names, text), strict=True), start=1):
+            lines += [
+                f"#Step {k} Instruction#: {tasks.instruction_for([name], rng)}",
+                f"#Step {k} Response#: {output}",
+            ]
+        return "\n".join([*lines, "###"])
 
     def _answer(self, prompt: str) -> str:
         instruction, _, text = prompt.rpartition("\n\n") if "\n\n" in prompt else (prompt, "", "")

@@ -2,8 +2,9 @@
 
 - `manual` (smoke, sample): stage 02's IT set and its SIT set (`experiment.sit_transform`, "First repeat the input,
   then ..."); sequential records carry their steps, so SIT-split / SIT-multi need no LLM.
-- `seq_instruct` (paper: the paper ablates Seq-Instruct SIT): stage 02's IT set (Alpaca) and stage 03's last
-  Seq-Instruct iteration over the same records, paired by id. Data-level uses every SIT record, instance-level the
+- `seq_instruct` (paper: the paper ablates Seq-Instruct SIT): the records of stage 02's IT set (Alpaca) that stage
+  03 ran Seq-Instruct over (all of them in the paper; the first `seq_instruct.limit` in smoke) and its last
+  iteration's output, paired by id. Data-level uses every SIT record, instance-level the
   ones Seq-Instruct changed; those carry one response for the whole sequential instruction, so SIT-split and
   SIT-multi use the steps the LLM of `ablations.seq_instruct_split.endpoint` splits them into (`ablations.llm_steps`;
   a reply that does not parse leaves its record out, counted).
@@ -58,6 +59,8 @@ def load(config: Config, root: str | Path = ".", complete: seq_instruct.Complete
         )
     sit_all = as_training(raw)[0]
     sequential = [r for r, s in zip(sit_all, sources, strict=True) if r["instruction"] != originals.get(s)]
+    ran_over = set(sources)
+    it = [r for r in it if str(r["id"]) in ran_over]  # the records Seq-Instruct ran over (paper: all of Alpaca)
     if complete is None:
         raise ValueError("ablations.sit_set = 'seq_instruct': SIT-split and SIT-multi need an LLM to split records")
     with_steps, steps_report = ablations.llm_steps(sequential, complete)

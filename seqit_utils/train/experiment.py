@@ -30,6 +30,11 @@ SUITE_EVAL_SETS = {
 }
 
 
+# The translate-then-answer sets (`data.task_suite.translate`): French inputs of the tasks seen / unseen after a
+# translation step in SIT training (the miniature's analogue of the paper's seen / unseen languages).
+TRANSLATE_EVAL_SETS = {"fr_seen": "translate_eval_seen", "fr_unseen": "translate_eval_unseen"}
+
+
 def profile_dir(config: Config, root: str | Path = ".") -> Path:
     """`<root>/outputs/<profile>`."""
     return Path(root) / config.output_dir
@@ -44,8 +49,8 @@ def base_model(config: Config, seed: int, root: str | Path = ".") -> str:
 
 
 def build_tiny_bases(config: Config, records: list[dict[str, Any]], root: str | Path = ".") -> list[Path]:
-    """Stage 02: one tiny base per seed (tokenizer trained on the SIT training texts, a superset of IT's), so IT
-    and SIT of the same seed start from the same weights. Nothing to build when the base is not `tiny`."""
+    """Stage 02: one tiny base per seed (tokenizer trained on the texts of `records`: every training set of stage
+    02), so every run of the same seed starts from the same weights. Nothing to build when the base is not `tiny`."""
     from seqit_utils.train import tiny
 
     spec = config.model.base_models[config.model.base]
@@ -61,20 +66,32 @@ def build_tiny_bases(config: Config, records: list[dict[str, Any]], root: str | 
 
 
 def training_sets(config: Config, root: str | Path = ".") -> dict[str, list[dict[str, Any]]]:
-    """The IT and SIT training sets built from the data stage's outputs.
+    """The training sets stage 02 writes to `sit/<name>.jsonl`, built from the data stage's outputs.
 
-    Task suite: IT = single-step records; SIT = the same plus the "First <A> the input, then <B>" records.
+    Task suite: IT = single-step records; SIT = the same plus the "First <A> the input, then <B>" records. With
+    `data.task_suite.n_train_chain3`, `sit_chain3` = IT plus as many chains as SIT, the last `n_train_chain3` of them
+    3-step ones (only the chain length differs from SIT). With `data.task_suite.translate` (§4.1.1 in miniature), IT
+    also has the French-input records and the to-English task (`translate_train_it`), and `translate_sit` is that
+    IT set with a third of the seen tasks' English inputs translated (`translate_train_sit`): the same size as IT.
     Real data (`alpaca` in the profile's datasets): IT = the records; SIT = the records merged with their
     `experiment.sit_transform` versions (§2.2).
     """
-    data = profile_dir(config, root) / "data"
+    data = profile_dir(config, root) / "data" / "task_suite"
     it: list[dict[str, Any]] = []
     added: list[dict[str, Any]] = []
-    if config.data.task_suite is not None:
-        it += io.read_jsonl(data / "task_suite" / "train_it.jsonl")
-        added += io.read_jsonl(data / "task_suite" / "train_sit_chains.jsonl")
+    extra: dict[str, list[dict[str, Any]]] = {}
+    suite = config.data.task_suite
+    if suite is not None:
+        it += io.read_jsonl(data / "train_it.jsonl")
+        added += io.read_jsonl(data / "train_sit_chains.jsonl")
+        if suite.n_train_chain3:
+            chains3 = io.read_jsonl(data / "train_sit_chains3.jsonl")
+            extra["sit_chain3"] = added[: len(added) - len(chains3)] + chains3
+        if suite.translate is not None:
+            extra["translate_sit"] = it + io.read_jsonl(data / "translate_train_sit.jsonl")
+            it = it + io.read_jsonl(data / "translate_train_it.jsonl")
     if "alpaca" in config.data.datasets:
-        alpaca = io.read_jsonl(data / "real" / "alpaca.jsonl")
+        alpaca = io.read_jsonl(profile_dir(config, root) / "data" / "real" / "alpaca.jsonl")
         it += alpaca
         merged = sit.build_sit_dataset(alpaca, config.experiment.sit_transform, seed=config.seed)
         added += merged[len(alpaca) :]  # build_sit_dataset returns the originals first, then the SIT records
@@ -82,7 +99,12 @@ def training_sets(config: Config, root: str | Path = ".") -> dict[str, list[dict
         raise ValueError(
             f"profile {config.profile!r} has no training data; set data.task_suite or data.datasets.alpaca"
         )
-    return {"it": it, "sit": it + added}
+    sets = {"it": it, "sit": it + added}
+    if "sit_chain3" in extra:
+        sets["sit_chain3"] = it + extra["sit_chain3"]
+    if "translate_sit" in extra:
+        sets["translate_sit"] = extra["translate_sit"]
+    return sets
 
 
 def eval_sets(config: Config, root: str | Path = ".") -> dict[str, list[dict[str, Any]]]:
@@ -93,6 +115,9 @@ def eval_sets(config: Config, root: str | Path = ".") -> dict[str, list[dict[str
     if config.data.task_suite is not None:
         for name, split in SUITE_EVAL_SETS.items():
             sets[name] = io.read_jsonl(data / "task_suite" / f"{split}.jsonl")
+        if config.data.task_suite.translate is not None:  # French inputs, translate-then-answer (§4.1.1)
+            for name, split in TRANSLATE_EVAL_SETS.items():
+                sets[name] = io.read_jsonl(data / "task_suite" / f"{split}.jsonl")
     if "csqa_dev" in config.data.datasets:
         csqa = io.read_jsonl(data / "real" / "csqa_dev.jsonl")
         sets["csqa_direct"] = csqa
