@@ -73,11 +73,10 @@ def project(tmp_path_factory):
         max_steps=20, save_steps=10, lr_scheduler_kwargs={"num_decay_steps": 4}
     )
     smoke["seq_instruct"]["limit"], smoke["seqeval"]["limit"] = 26, 8
-    # the opt-in runs of params/smoke.yaml (commented out there: §5.1 ablations and a §5.2 swap), trained here
-    for name, transform in (("data_level", "data_level"), ("instance_level_it", "instance_level_it"),
-                            ("instance_level_sit", "instance_level_sit"), ("sit_split", "sit_split")):  # fmt: skip
-        smoke["runs"][name] = {"train_data": ["task_suite"], "transform": transform, "tables": ["table_6"]}
-    smoke["runs"]["sit_multi"] = {"train_data": ["task_suite"], "transform": "sit_multi", "tables": ["table_12"]}
+    # the opt-in runs of params/smoke.yaml (commented out there: §5.1 ablations and a §5.2 swap), here on seed 0
+    for name, table in (("data_level", "table_6"), ("instance_level_it", "table_6"), ("instance_level_sit", "table_6"),
+                        ("sit_split", "table_12"), ("sit_multi", "table_12")):  # fmt: skip
+        smoke["runs"][name] = {"train_data": ["task_suite"], "transform": name, "tables": [table], "seeds": [0]}
     smoke["runs"]["seq_instruct_local"] = {
         "train_data": ["task_suite"],
         "transform": "seq_instruct",
@@ -291,7 +290,8 @@ def _check_claims(out: Path) -> None:
     rows = {row["claim"]: row for row in claims}
     contract = {"translate_sit_accuracy", "seq_instruct_sit_following", "data_level", "instance_level",
                 "sit_split_vs_sit", "sit_multi_vs_sit", "chain_trained_3step_following"}  # fmt: skip
-    assert contract <= set(rows) and all(rows[claim]["seeds"] == [0, 1] for claim in contract)
+    assert contract <= set(rows) and rows["translate_sit_accuracy"]["seeds"] == [0, 1]
+    assert rows["data_level"]["seeds"] == [0]  # the opt-in runs train seed 0 here
     assert rows["repeat_sit_following"]["n"] == 20 and rows["repeat_sit_following"]["seeds"] == [0, 1]
     assert rows["repeat_sit_following"]["paper_value"] == pytest.approx(0.68)  # Table 1: 95 − 27 points
     text = (out / "tables/claims.md").read_text()
