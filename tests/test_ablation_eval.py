@@ -73,3 +73,19 @@ def test_summarize_seeds_leaves_missing_values_out():
     report = {"n": 0, "follow_all": None, "accuracy": None, "intermediate_exact": None, "n_multi_step": 0}
     cell = ablation_eval.summarize_seeds({0: report, 1: report})
     assert (cell["follow_all"], cell["follow_all_sd"], cell["seeds"]) == (None, None, [0, 1])
+
+
+def test_eval_sets_keeps_the_named_sets_and_names_the_ones_there_are(config, monkeypatch):
+    every = {name: [{"id": name}] for name in ("single", "two_step_seen", "chain3", "fr_seen")}
+    monkeypatch.setattr(experiment, "eval_sets", lambda config, root: every)
+    assert config.ablations.eval_sets == ["single", "two_step_seen", "two_step_unseen", "chain3"]  # smoke's
+    wanted = config.model_copy(update={"ablations": config.ablations.model_copy(update={"eval_sets": ["chain3"]})})
+    assert ablation_eval.eval_sets(wanted) == {"chain3": [{"id": "chain3"}]}
+    every_set = config.model_copy(update={"ablations": config.ablations.model_copy(update={"eval_sets": None})})
+    assert ablation_eval.eval_sets(every_set) == every
+    with pytest.raises(
+        ValueError,
+        match=r"ablations.eval_sets: \['two_step_unseen'\] are not evaluation sets of "
+        r"profile 'smoke' \(it has \['chain3', 'fr_seen', 'single', 'two_step_seen'\]",
+    ):
+        ablation_eval.eval_sets(config)

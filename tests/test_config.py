@@ -80,7 +80,7 @@ def test_wrong_type_is_not_coerced(tmp_path):
 
 def test_dangling_choice_lists_defined_setups(tmp_path):
     message = _error(tmp_path, lambda raw: raw["train"].update(setup="v9"))
-    assert "setup = 'v9' is not defined; allowed values: tiny_scratch" in message
+    assert "setup = 'v9' is not defined; allowed values: tiny_finetune, tiny_scratch" in message
 
 
 def test_unknown_loader_lists_the_loaders(tmp_path):
@@ -136,6 +136,7 @@ def test_use_profile_rewrites_params_yaml_only_for_valid_profiles(tmp_path):
         "run": "sit_seq_instruct",
         "seed": 42,
         "data": "seq_instruct/iteration_2.jsonl",
+        "init": "models/base",
     }
     with pytest.raises(ValueError, match="allowed values"):
         use_profile("gpu", tmp_path)
@@ -151,7 +152,7 @@ def _endpoint(raw, **fields):
     [
         (lambda raw: _endpoint(raw, serve="sit-0", base_url="http://x/v1"), "give exactly one of `serve`"),
         (lambda raw: _endpoint(raw, base_url="https://api.openai.com/v1"), "needs `model`"),
-        (lambda raw: _endpoint(raw, serve="sit-7"), "serve = 'sit-7'; allowed values: it-0, it-1, sit-0"),
+        (lambda raw: _endpoint(raw, serve="sit-7"), "serve = 'sit-7'; allowed values: ablation_it-0, ablation_it-1"),
         (lambda raw: _endpoint(raw, serve="sit-0", sampling={"temprature": 0.0}), "temprature"),
         (lambda raw: raw["llm"].update(judge="gpt5"), "judge = 'gpt5' is not defined; allowed values: local"),
         (lambda raw: raw["seqeval"].update(ratios=[0.5, 0.5]), "ratios has 2 shares for 4 iterations"),
@@ -212,3 +213,24 @@ def test_the_seq_instruct_split_needs_a_defined_endpoint(tmp_path):
         raw["runs"]["x"] = _run(transform="seq_instruct_split")
 
     assert "needs ablations.seq_instruct_split" in _error(tmp_path, unset)
+
+
+@pytest.mark.parametrize(
+    ("init", "extra", "expected"),
+    [
+        ("itt", {}, "runs.data_level.init = 'itt' is not defined; allowed values: ablation_it"),
+        ("it", {"tiny": {"hidden_size": 64}}, "runs.data_level.init = 'it' replaces the base: remove `base` / `tiny`"),
+        ("data_level", {}, "runs.data_level.init: the chain of `init` runs loops back to 'data_level'"),
+    ],
+)
+def test_init_must_name_another_run_that_is_a_starting_point(tmp_path, init, extra, expected):
+    message = _error(tmp_path, lambda raw: raw["runs"]["data_level"].update(init=init, **extra))
+    assert expected in message, message
+
+
+def test_init_needs_the_seeds_it_starts_from(tmp_path):
+    def edit(raw):
+        raw["runs"]["it"]["seeds"] = [0]
+
+    message = _error(tmp_path, edit)
+    assert "runs.ablation_it.init = 'it': that run is not trained on seed(s) [1]" in message, message

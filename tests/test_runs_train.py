@@ -44,6 +44,7 @@ def project(tmp_path_factory):
         "sit_multi": {"train_data": suite, "transform": "sit_multi", "tables": ["table_12"], **short},
         "wide_sit": {"train_data": suite, "transform": "repeat", "tables": ["model_swaps"], **short,
                      "tiny": {"hidden_size": 48}},
+        "sit_ft": {"train_data": suite, "transform": "repeat", "init": "sit", "tables": ["table_12"], **short},
         "translate": {"train_data": ["alpaca", "alpaca_multilingual"], "transform": "translate",
                       "tables": ["table_2"]},
     }  # fmt: skip
@@ -68,13 +69,21 @@ def test_runs_train_on_their_set_from_their_base_and_fill_the_tables(project):
     root, config = project
     out = experiment.profile_dir(config, root)
     trained = {}
-    for name in ("sit", "sit_multi", "wide_sit"):
+    with pytest.raises(FileNotFoundError, match=r"runs\.sit_ft\.init = 'sit': .*models/sit-0 holds no trained model; "
+                                                r"run `dvc repro train@sit-0`"):  # fmt: skip
+        runs.train_run(config, "sit_ft-0", root)
+    for name in ("sit", "sit_multi", "wide_sit", "sit_ft"):
         trained[name] = runs.train_run(config, f"{name}-0", root)
         assert trained[name]["global_step"] == 6 and trained[name]["seed"] == 0
         assert (out / "models" / f"{name}-0" / "model.safetensors").is_file()
     sit = io.read_jsonl(out / "sit" / "sit.jsonl")
     assert trained["sit"]["train_examples"] == len(sit) and trained["sit"]["source"] == {"train_file": "sit/sit.jsonl"}
     assert trained["sit"]["base"] == str(out / "models" / "base" / "seed-0")
+    # `init: sit` fine-tuned sit's model of the same seed (a DVC dependency of its train@ entry)
+    assert trained["sit_ft"]["base"] == str(out / "models" / "sit-0")
+    assert runs.train_entries(config)["sit_ft-0"]["init"] == "models/sit-0"
+    assert runs.train_entries(config)["sit-0"]["init"] == "models/base"
+    assert trained["sit_ft"]["first_logged_loss"] < trained["sit"]["first_logged_loss"]
     # SIT-multi saw the conversations (one example each), not single-turn records
     assert trained["sit_multi"]["source"] == {"train_file": "ablations/sit_multi.jsonl"}
     assert trained["sit_multi"]["train_examples"] == len(io.read_jsonl(out / "ablations" / "sit_multi.jsonl"))
@@ -87,10 +96,11 @@ def test_runs_train_on_their_set_from_their_base_and_fill_the_tables(project):
         name: records for name, records in experiment.eval_sets(config, root).items() if name in ("single", "chain3")
     }
     reports, generations = ablation_eval.evaluate_runs(config, sets, root)
-    assert set(reports) == {"sit", "sit_multi", "wide_sit"} and len(generations) == 3 * (3 + 3)
+    assert set(reports) == {"sit", "sit_multi", "wide_sit", "sit_ft"} and len(generations) == 4 * (3 + 3)
     table_12 = ablation_eval.table_markdown(config, "table_12", reports, trained)
     rows = [line for line in table_12.splitlines() if line.startswith("| sit")]
-    assert [row.split(" | ")[0] for row in rows] == ["| sit", "| sit_multi"]
+    assert [row.split(" | ")[0] for row in rows] == ["| sit", "| sit_ft", "| sit_multi"]
+    assert "| sit_ft | repeat | run sit |" in table_12
     examples = trained["sit_multi"]["train_examples"]
     setup = "tiny_scratch (logging_steps=2, max_steps=6, per_device_train_batch_size=8)"
     assert f"| sit_multi | sit_multi | tiny | {setup} | {examples} | 6 |" in table_12
@@ -115,7 +125,9 @@ def test_a_missing_training_set_names_the_stage_to_run(project):
     )
     with pytest.raises(FileNotFoundError, match=r"runs\.x trains on ablations/sit_split\.jsonl.*dvc repro ablations"):
         runs.training_records(broken, "x", root)
-    with pytest.raises(ValueError, match="not in runs of profile 'smoke'; has: sit, sit_multi, translate, wide_sit"):
+    with pytest.raises(
+        ValueError, match="not in runs of profile 'smoke'; has: sit, sit_ft, sit_multi, translate, wide_sit"
+    ):
         runs.run_spec(config, "data_level")
     with pytest.raises(ValueError, match="expected <run>-<seed>, one of sit-0"):
         runs.split_key(config, "sit-3")

@@ -99,6 +99,8 @@ class Config(_Strict):
                 raise ValueError(f"{key}: a run name may hold letters, digits and '_' only (it names files)")
             if run.base is not None:
                 _check_choice(f"{key}.base", run.base, self.model.base_models)
+            if run.init is not None:
+                self._check_init(name, run)
             if run.setup is not None:
                 _check_choice(f"{key}.setup", run.setup, self.train.setups)
             setup = self.train.setups[run.setup or self.train.setup]
@@ -128,6 +130,24 @@ class Config(_Strict):
                 _check_choice(f"{key}.run", row.run, self.runs)
                 if table not in self.runs[row.run].tables:
                     raise ValueError(f"{key}.run = {row.run!r}: add {table!r} to runs.{row.run}.tables")
+
+    def _check_init(self, name: str, run: RunSpec) -> None:
+        key = f"runs.{name}.init"
+        _check_choice(key, run.init, self.runs)
+        start = self.runs[run.init]
+        if run.base is not None or run.tiny:
+            raise ValueError(f"{key} = {run.init!r} replaces the base: remove `base` / `tiny` (the model of "
+                             f"{run.init!r} is the starting point)")  # fmt: skip
+        missing = set(run.seeds or self.experiment.seeds) - set(start.seeds or self.experiment.seeds)
+        if missing:
+            raise ValueError(f"{key} = {run.init!r}: that run is not trained on seed(s) {sorted(missing)}, which "
+                             f"runs.{name} starts from; give runs.{name}.seeds a subset of its seeds")  # fmt: skip
+        seen, current = {name}, run.init
+        while current is not None:
+            if current in seen:
+                raise ValueError(f"{key}: the chain of `init` runs loops back to {current!r}")
+            seen.add(current)
+            current = self.runs[current].init
 
     @property
     def output_dir(self) -> Path:

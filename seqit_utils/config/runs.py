@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from seqit_utils.config.base import _Strict
 
 ABLATION_SETS = (
+    "it_reference",  # §5.1's IT side: the IT records the SIT set was made from (stage 02's IT set with sit_set manual)
     "data_level",
     "instance_level_it",
     "instance_level_sit",
@@ -40,6 +41,10 @@ class RunSpec(_Strict):
     generator: str | None = None
     train: str | None = None  # a .jsonl under outputs/<profile>/ to train on instead of the transform's own set
     base: str | None = None  # a key of `model.base_models` (None: `model.base`)
+    # Another run of the registry: start from its trained model of the same seed instead of the base (the DAG trains
+    # that run first). Smoke's §5.1 ablations fine-tune the shared IT model, a stand-in for a pretrained base that
+    # already does every single task (docs/miniature.md).
+    init: str | None = None
     tiny: dict[str, int] = {}  # a tiny base: fields of `model.tiny` to change (a CPU stand-in for another base model)
     setup: str | None = None  # a key of `train.setups` (None: `train.setup`)
     train_overrides: dict[str, Any] = {}  # fields of the setup this run changes, e.g. {max_steps: 400}
@@ -108,3 +113,6 @@ class AblationConfig(_Strict):
     # "seq_instruct" = stage 03's Seq-Instruct SIT (what the paper ablates; no recorded steps, so SIT-split and
     # SIT-multi ask the LLM of seq_instruct_split.endpoint to split each record first)
     sit_set: Literal["manual", "seq_instruct"] = "manual"
+    # Notebook 12: the evaluation sets (`experiment.eval_sets` names) the runs of Tables 6/12 and the §5.2 swaps are
+    # scored on; None: every set
+    eval_sets: list[str] | None = None

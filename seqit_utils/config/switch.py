@@ -26,7 +26,7 @@ def use_profile(profile: str, root: str | Path | None = None) -> Path:
     config = load_config(profile, root)
     seeds = ", ".join(str(seed) for seed in config.experiment.seeds)
     entries = "".join(
-        f"  {key}: {{run: {e['run']}, seed: {e['seed']}, data: {e['data']}}}\n"
+        f"  {key}: {{run: {e['run']}, seed: {e['seed']}, data: {e['data']}, init: {e['init']}}}\n"
         for key, e in train_entries(config).items()
     )
     sets = "".join(f"  {key}: {{run: {e['run']}}}\n" for key, e in train_set_entries(config).items())

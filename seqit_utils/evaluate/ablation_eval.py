@@ -1,5 +1,6 @@
 """Table 6/12 and the §5.2 swaps (notebook 12): the registry's runs that list `table_6`, `table_12` or
-`model_swaps` in their `tables`, evaluated on the profile's evaluation sets (`experiment.eval_sets`) and scored as in
+`model_swaps` in their `tables`, evaluated on the profile's evaluation sets (`eval_sets`: `experiment.eval_sets`, those
+of `ablations.eval_sets` when given) and scored as in
 the IT-vs-SIT experiment (follow rate, final-answer accuracy). Every seed of each run (`runs.seeds`) is evaluated;
 `metrics/ablation_eval.json` holds, per run and set, the mean and sample sd over seeds and the per-seed values
 (`summarize_seeds`), which the claims table (`seqit_utils.analysis.claims`) reads.
@@ -32,6 +33,20 @@ def table_runs(config: Config) -> dict[str, str]:
         for name, run in config.runs.items()
         if set(run.tables) & set(TABLE_TITLES) and runs.unbuilt(config, name) is None  # (`seqit runs` says why not)
     }
+
+
+def eval_sets(config: Config, root: str | Path = ".") -> dict[str, list[dict[str, Any]]]:
+    """The evaluation sets of notebook 12: `experiment.eval_sets`, only those named in `ablations.eval_sets` when
+    given (a name the profile has no set for is an error naming the ones it has)."""
+    sets = experiment.eval_sets(config, root)
+    wanted = config.ablations.eval_sets if config.ablations is not None else None
+    if wanted is None:
+        return sets
+    unknown = [name for name in wanted if name not in sets]
+    if unknown:
+        raise ValueError(f"ablations.eval_sets: {unknown} are not evaluation sets of profile {config.profile!r} "
+                         f"(it has {sorted(sets)})")  # fmt: skip
+    return {name: sets[name] for name in wanted}
 
 
 def evaluate_runs(
@@ -108,8 +123,11 @@ def table_markdown(config: Config, table: str, reports: dict[str, dict[str, Any]
     for name, run in listed.items():
         seen = train.get(name, {})
         source = run.train or run.transform + (f" by {run.generator}" if run.generator else "")
-        base = (run.base or config.model.base) + (
-            f" ({', '.join(f'{k}={v}' for k, v in run.tiny.items())})" if run.tiny else ""
+        base = (
+            f"run {run.init}"
+            if run.init
+            else (run.base or config.model.base)
+            + (f" ({', '.join(f'{k}={v}' for k, v in run.tiny.items())})" if run.tiny else "")
         )
         changed = ", ".join(f"{k}={v}" for k, v in run.train_overrides.items() if k != "lr_scheduler_kwargs")
         setup = (run.setup or config.train.setup) + (f" ({changed})" if changed else "")

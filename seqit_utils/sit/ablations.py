@@ -267,6 +267,8 @@ def build_all(
     steps = default_step_instruction({r["id"]: r["instruction"] for r in it}, seed)
     sets, reports = {}, {"tokenizer": name, "seed": seed, "it": len(it), "sit": len(sit_all),
                          "sit_sequential": len(sequential), **pair_report}  # fmt: skip
+    if config.ablations.sit_set == "seq_instruct":  # §5.1's IT side (with manual: stage 02's sit/it.jsonl itself)
+        sets["it_reference"] = it
     sets["data_level"], reports["data_level"] = data_level(it, sit_all, count, seed)
     (sets["instance_level_it"], sets["instance_level_sit"]), reports["instance_level"] = instance_level(
         it, sequential, count, seed

@@ -95,6 +95,8 @@ def training_source(config: Config, name: str) -> str:
         pair_data(config)
     ):
         return "sit/it.jsonl" if run.transform == "none" else "sit/sit.jsonl"
+    if run.transform == "it_reference" and config.ablations is not None and config.ablations.sit_set == "manual":
+        return "sit/it.jsonl"  # the IT set the manual SIT set was made from
     if run.transform in ABLATION_SETS:
         return f"ablations/{run.transform}.jsonl"
     if run.transform == "seq_instruct" and not run.generator and sorted(run.train_data) == seq_instruct_data(config):
@@ -119,16 +121,27 @@ def unbuilt(config: Config, name: str) -> str | None:
 
 
 def train_entries(config: Config) -> dict[str, dict[str, Any]]:
-    """params.yaml's `train_runs`: `<run>-<seed>` → {run, seed, data} for dvc.yaml's `train` stage, `data` being the
-    path under `outputs/<profile>/` its training set comes from (`train_sets/<run>.jsonl`: an out of stage
-    `train_sets`, so `dvc repro train@<run>-<seed>` builds the set first). A run no stage builds a set for is left
+    """params.yaml's `train_runs`: `<run>-<seed>` → {run, seed, data, init} for dvc.yaml's `train` stage, `data` being
+    the path under `outputs/<profile>/` its training set comes from (`train_sets/<run>.jsonl`: an out of stage
+    `train_sets`, so `dvc repro train@<run>-<seed>` builds the set first) and `init` the model it starts from
+    (`init_dep`). A run no stage builds a set for is left
     out (so the DAG runs without it; `seqit runs` says why) until it names a `train:` file."""
     entries = {}
     for name in config.runs:
         if unbuilt(config, name) is None:
             source = training_source(config, name)
-            entries |= {f"{name}-{seed}": {"run": name, "seed": seed, "data": source} for seed in seeds(config, name)}
+            entries |= {
+                f"{name}-{seed}": {"run": name, "seed": seed, "data": source, "init": init_dep(config, name, seed)}
+                for seed in seeds(config, name)
+            }
     return entries
+
+
+def init_dep(config: Config, name: str, seed: int) -> str:
+    """What run `name`'s seed `seed` starts from, under `outputs/<profile>/`: `models/<init>-<seed>` (a run of the
+    registry, `init`) or `models/base` (stage 02's bases; a hub base is not a DVC dependency)."""
+    init = run_spec(config, name).init
+    return f"models/{init}-{seed}" if init else "models/base"
 
 
 def train_set_entries(config: Config) -> dict[str, dict[str, str]]:
@@ -161,10 +174,19 @@ def training_records(config: Config, name: str, root: str | Path = ".") -> tuple
 
 
 def base_model(config: Config, key: str, texts: list[str], root: str | Path = ".") -> str:
-    """The run's starting point: `model.base_models[run.base]`, stage 02's tiny base of the seed, or — with
-    `run.tiny` — a tiny base of the changed shape built here (tokenizer trained on `texts`, like stage 02's)."""
+    """The run's starting point: the model of run `init` of the same seed, `model.base_models[run.base]`, stage 02's
+    tiny base of the seed, or — with `run.tiny` — a tiny base of the changed shape built here (tokenizer trained on
+    `texts`, like stage 02's)."""
     name, seed = split_key(config, key)
     run = run_spec(config, name)
+    if run.init:
+        start = model_dir(config, f"{run.init}-{seed}", root)
+        if not (start / "config.json").is_file():
+            raise FileNotFoundError(
+                f"runs.{name}.init = {run.init!r}: {start} holds no trained model; "
+                f"run `dvc repro train@{run.init}-{seed}`"
+            )
+        return str(start)
     spec = config.model.base_models[run.base or config.model.base]
     if spec.name_or_path != "tiny":
         return spec.name_or_path
@@ -195,9 +217,11 @@ def train_run(
         texts = [p + r["output"] for p, r in zip(prompts, sit_set, strict=True)]
     base = base_model(config, key, texts, root)
     run_setup = setup(config, name)
+    weights = sorted(Path(base).glob("*.safetensors")) if run.init else []  # a retrained start: a new fingerprint
+    start = {"init": {path.name: io.file_sha256(path) for path in weights}} if run.init else {}
     fingerprint = io.stable_hash(
         {"setup": run_setup.model_dump(mode="json"), "run": run.model_dump(mode="json"),
-         "model": config.model.model_dump(mode="json"), "train": io.stable_hash(records)}
+         "model": config.model.model_dump(mode="json"), "train": io.stable_hash(records), **start}
     )  # fmt: skip
     checkpoints = experiment.profile_dir(config, root) / "checkpoints" / f"{key}-{fingerprint[:10]}"
     final = model_dir(config, key, root)
@@ -209,6 +233,8 @@ def train_run(
 
 # ---------------------------------------------------------------- listing (`seqit runs`)
 def _base_label(config: Config, run: RunSpec) -> str:
+    if run.init:
+        return f"run {run.init} (its model of the same seed)"
     spec = config.model.base_models[run.base or config.model.base]
     label = "tiny (from config)" if spec.name_or_path == "tiny" else spec.name_or_path
     return label + (f" ({', '.join(f'{k}={v}' for k, v in run.tiny.items())})" if run.tiny else "")
