@@ -167,8 +167,8 @@ def test_paper_values_come_from_the_yaml():
 
 @pytest.fixture()
 def project(tmp_path):
-    """A project folder with the smoke params (plus the like-for-like pair ablation_it / ablation_sit, as sample
-    has) and the two metrics files."""
+    """A project folder with the smoke params (its like-for-like pair ablation_it / ablation_sit trained from the base
+    here, as sample has it) and the two metrics files."""
     shutil.copytree(ROOT / "params", tmp_path / "params")
     smoke = yaml.safe_load((tmp_path / "params" / "smoke.yaml").read_text())
     for name, transform in (("ablation_it", "none"), ("ablation_sit", "repeat")):
@@ -210,7 +210,8 @@ def test_missing_metrics_files_leave_every_claim_not_measured(project, monkeypat
 
 
 def test_a_profile_without_the_like_for_like_pair_compares_with_its_shared_runs():
-    """smoke trains no ablation_it / ablation_sit: its IT and Seq-Instruct SIT are the §5.1 references."""
+    """paper trains no ablation_it / ablation_sit: as in the paper, its IT and Seq-Instruct SIT are the §5.1
+    references; smoke and sample train the pair."""
     by_id = {c.claim: c for c in claims.for_profile(claims.CLAIMS, {"it": {}, "sit_seq_instruct": {}})}
     assert by_id["data_level"].reference == "it" and by_id["sit_split_vs_sit"].reference == "sit_seq_instruct"
     kept = {c.claim: c for c in claims.for_profile(claims.CLAIMS, {"it": {}, "ablation_it": {}, "ablation_sit": {}})}

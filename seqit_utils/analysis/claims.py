@@ -145,8 +145,9 @@ CLAIMS: list[Claim] = [
 ]  # fmt: skip
 
 
-# The like-for-like reference runs of §5.1 (an IT / SIT pair trained beside the ablation runs) and the runs that play
-# their part in a profile that does not train them (smoke shares its IT and its Seq-Instruct SIT with the ablations).
+# The like-for-like reference runs of §5.1 (an IT / SIT pair trained like the ablation runs: in smoke, 200 steps from
+# the IT model) and the runs that play their part in a profile that does not train them (paper: as the paper, its
+# main IT and Seq-Instruct SIT runs).
 SHARED_REFERENCES = {"ablation_it": "it", "ablation_sit": "sit_seq_instruct"}
 
 
