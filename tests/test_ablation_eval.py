@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture()
 def config():
     raw = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text(encoding="utf-8"))
-    suite = ["task_suite"]  # the like-for-like pair of sample and one opt-in §5.1 run of smoke, on one seed
+    suite = ["task_suite"]  # two of smoke's §5.1 runs, from the base here: one on two seeds, one on one
     raw["runs"]["ablation_sit"] = {"train_data": suite, "transform": "repeat", "tables": ["table_6"], "seeds": [0, 1]}
     raw["runs"]["data_level"] = {"train_data": suite, "transform": "data_level", "tables": ["table_6"], "seeds": [0]}
     return validate(raw | {"profile": "smoke"})
